@@ -1,0 +1,312 @@
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import pg from 'pg';
+import type { EnvironmentInfo, ProvisionCommand, ProvisionCommandOf, ProvisionOutput } from '@vibe/contracts';
+import { createPool, pgErrorCode, quoteIdent, withDatabase, type Pool, type PoolClient } from '@vibe/platform';
+import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../../config.js';
+import { PermanentFailure, type EnvironmentDriver } from '../driver.js';
+import { CLUSTER_ROLES_SQL, ENVIRONMENT_BOOTSTRAP_SQL } from './bootstrap.sql.js';
+import {
+  bootstrapFingerprint,
+  environmentDatabaseName,
+  environmentMarker,
+  environmentRefProblem,
+  isTemplateReady,
+  parseEnvironmentMarker,
+  serverAddress,
+  templateDatabaseName,
+  templateMarker,
+  type EnvironmentMarker,
+} from './naming.js';
+import { asFailure } from './pg-errors.js';
+
+const APPLICATION_NAME = 'vibe-provisioner';
+/** First key of every advisory lock the driver takes ("vibe" in ASCII); the second is hashtext(name). */
+const LOCK_CLASS = 0x76696265;
+/** A clone finds its template busy while anything is connected to it; that passes within milliseconds. */
+const CLONE_ATTEMPTS = 8;
+
+/**
+ * The local driver (DESIGN.md §3): one database per session on a Postgres server, bootstrapped to look like
+ * a Supabase project. "branch" clones a prepared template database; "project" bootstraps an empty one.
+ *
+ * The admin connection (ENV_DATABASE_URL) creates databases; each environment gets a small pool of its own.
+ * Locks that must hold across provisioner replicas are advisory locks on the admin database.
+ */
+@Injectable()
+export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown {
+  readonly kind = 'local';
+  private readonly admin: Pool;
+  private readonly pools = new Map<string, Pool>();
+  private readonly server: { host: string; port: number };
+  private readonly fingerprint = bootstrapFingerprint(ENVIRONMENT_BOOTSTRAP_SQL);
+  private readonly template: string;
+  private rolesReady: Promise<void> | undefined;
+  private templateReady: Promise<void> | undefined;
+
+  constructor(@Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig) {
+    this.admin = createPool(config.ENV_DATABASE_URL, APPLICATION_NAME, 4);
+    this.server = serverAddress(config.ENV_DATABASE_URL);
+    this.template = templateDatabaseName(config.ENV_DB_PREFIX, ENVIRONMENT_BOOTSTRAP_SQL);
+  }
+
+  targetOf(command: ProvisionCommand): string | null {
+    return command.tool === 'create_environment' || command.tool === 'delete_environment'
+      ? environmentDatabaseName(this.config.ENV_DB_PREFIX, command.sessionId)
+      : command.environmentRef;
+  }
+
+  async createEnvironment(
+    command: ProvisionCommandOf<'create_environment'>,
+  ): Promise<ProvisionOutput<'create_environment'>> {
+    const what = `create_environment (${command.mode}) of ${this.targetOf(command)}`;
+    try {
+      return await this.createEnvironmentOnce(command);
+    } catch (error) {
+      // 3D000 on a clone: the template was dropped behind our back. Build it again, once.
+      if (command.mode !== 'branch' || pgErrorCode(error) !== '3D000') throw asFailure(error, what);
+      this.templateReady = undefined;
+      return this.createEnvironmentOnce(command).catch((again: unknown) => {
+        throw asFailure(again, what);
+      });
+    }
+  }
+
+  /**
+   * Drops the session's database (`with (force)`: connections to it, ours included, are ended). Only the
+   * database that create_environment made for this session can be named; one already gone is not an error.
+   * Serialized with create_environment of the same environment by their shared lock.
+   */
+  async deleteEnvironment(
+    command: ProvisionCommandOf<'delete_environment'>,
+  ): Promise<ProvisionOutput<'delete_environment'>> {
+    const ref = environmentDatabaseName(this.config.ENV_DB_PREFIX, command.sessionId);
+    if (command.environmentRef !== null && command.environmentRef !== ref) {
+      throw new PermanentFailure(
+        `environment ref "${command.environmentRef.slice(0, 80)}" is not the environment of session ${command.sessionId}`,
+        'invalid_environment_ref',
+      );
+    }
+    try {
+      return await this.withAdminLock(`environment:${ref}`, async (admin) => {
+        const pool = this.pools.get(ref);
+        this.pools.delete(ref);
+        await pool?.end().catch(() => undefined);
+        if (!(await databaseState(admin, ref))) return { ref, deleted: false };
+        await admin.query(`drop database if exists ${quoteIdent(ref)} with (force)`);
+        return { ref, deleted: true };
+      });
+    } catch (error) {
+      throw asFailure(error, `delete_environment of ${ref}`);
+    }
+  }
+
+  private async createEnvironmentOnce(
+    command: ProvisionCommandOf<'create_environment'>,
+  ): Promise<ProvisionOutput<'create_environment'>> {
+    const ref = environmentDatabaseName(this.config.ENV_DB_PREFIX, command.sessionId);
+    await this.ensureRoles();
+    if (command.mode === 'branch') await this.ensureTemplate();
+    return this.withAdminLock(`environment:${ref}`, async (admin) => {
+      const state = await databaseState(admin, ref);
+      const existing = parseEnvironmentMarker(state?.comment);
+      if (existing) return { environment: this.environmentInfo(ref, existing) };
+      let bootstrapped = false;
+      if (!state) {
+        if (command.mode === 'branch') {
+          await this.cloneTemplate(admin, ref);
+          bootstrapped = true;
+        } else {
+          await admin.query(`create database ${quoteIdent(ref)}`);
+        }
+      }
+      // A project starts empty; a database that a crash left unfinished is finished here.
+      if (!bootstrapped && !(await this.isBootstrapped(ref))) await this.bootstrap(ref);
+      const marker: EnvironmentMarker = { mode: command.mode, createdAt: new Date().toISOString() };
+      // Database settings are not copied from a template, so every environment gets its own.
+      await admin.query(`alter database ${quoteIdent(ref)} set search_path to "$user", public, extensions`);
+      await admin.query(`comment on database ${quoteIdent(ref)} is ${admin.escapeLiteral(environmentMarker(marker))}`);
+      return { environment: this.environmentInfo(ref, marker) };
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const pools = [...this.pools.values(), this.admin];
+    this.pools.clear();
+    await Promise.allSettled(pools.map((pool) => pool.end()));
+  }
+
+  private environmentInfo(ref: string, marker: EnvironmentMarker): EnvironmentInfo {
+    return {
+      driver: 'local',
+      mode: marker.mode,
+      ref,
+      database: ref,
+      host: this.server.host,
+      port: this.server.port,
+      apiUrl: null,
+      createdAt: marker.createdAt,
+    };
+  }
+
+  /** The API roles are cluster-wide: made once per process, under a lock shared with the other replicas. */
+  private ensureRoles(): Promise<void> {
+    this.rolesReady ??= this.withAdminLock('roles', async (admin) => {
+      await admin.query(CLUSTER_ROLES_SQL);
+    }).catch((error: unknown) => {
+      this.rolesReady = undefined;
+      throw error;
+    });
+    return this.rolesReady;
+  }
+
+  /** The template of "branch" environments: built once per bootstrap version, by one replica. */
+  private ensureTemplate(): Promise<void> {
+    this.templateReady ??= this.withAdminLock(`template:${this.template}`, async (admin) => {
+      const state = await databaseState(admin, this.template);
+      if (state && isTemplateReady(state.comment, this.fingerprint)) return;
+      // Left unfinished by a crash: nobody clones an unmarked template, so it can go.
+      if (state) await admin.query(`drop database ${quoteIdent(this.template)} with (force)`);
+      await admin.query(`create database ${quoteIdent(this.template)}`);
+      await this.bootstrap(this.template);
+      // Nothing connects to the template from now on (autovacuum neither), so clones do not find it busy.
+      await admin.query(`alter database ${quoteIdent(this.template)} with allow_connections false`);
+      await admin.query(
+        `comment on database ${quoteIdent(this.template)} is ${admin.escapeLiteral(templateMarker(this.fingerprint))}`,
+      );
+    }).catch((error: unknown) => {
+      this.templateReady = undefined;
+      throw error;
+    });
+    return this.templateReady;
+  }
+
+  private async cloneTemplate(admin: PoolClient, ref: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`create database ${quoteIdent(ref)} template ${quoteIdent(this.template)}`);
+        return;
+      } catch (error) {
+        // 55006: "source database is being accessed by other users", a passing state.
+        if (pgErrorCode(error) !== '55006' || attempt >= CLONE_ATTEMPTS) throw error;
+        await sleep(25 * attempt);
+      }
+    }
+  }
+
+  private async isBootstrapped(database: string): Promise<boolean> {
+    return this.withDatabaseClient(database, async (client) => {
+      const { rows } = await client.query<{ ok: boolean }>(
+        `select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
+      );
+      return rows[0]?.ok === true;
+    });
+  }
+
+  /** All of the bootstrap or none of it: one transaction. */
+  private async bootstrap(database: string): Promise<void> {
+    await this.withDatabaseClient(database, async (client) => {
+      await client.query('begin');
+      try {
+        await client.query(ENVIRONMENT_BOOTSTRAP_SQL);
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** A short-lived connection, for databases that must not keep one open (a template, a bootstrap). */
+  private async withDatabaseClient<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({
+      connectionString: withDatabase(this.config.ENV_DATABASE_URL, database),
+      application_name: APPLICATION_NAME,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Runs `work` on the admin connection while holding a named advisory lock. */
+  private async withAdminLock<T>(name: string, work: (admin: PoolClient) => Promise<T>): Promise<T> {
+    const admin = await this.admin.connect();
+    try {
+      await admin.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, name]);
+    } catch (error) {
+      admin.release(true);
+      throw error;
+    }
+    let broken = false;
+    try {
+      return await work(admin);
+    } finally {
+      await admin.query('select pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, name]).catch(() => {
+        // A connection that may still hold the lock must not go back to the pool.
+        broken = true;
+      });
+      admin.release(broken);
+    }
+  }
+
+  /**
+   * A pooled connection to an environment, given back clean whatever the caller's SQL did to its session: what
+   * the local MCP server works with (src/mcp/local).
+   */
+  async withEnvironment<T>(ref: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const pool = await this.environmentPool(ref);
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      if (pgErrorCode(error) !== '3D000') throw error;
+      this.pools.delete(ref);
+      void pool.end().catch(() => undefined);
+      throw new PermanentFailure(`environment "${ref}" does not exist`, 'environment_not_found');
+    }
+    let reusable = true;
+    try {
+      return await work(client);
+    } finally {
+      await client.query('discard all').catch(() => {
+        reusable = false;
+      });
+      client.release(!reusable);
+    }
+  }
+
+  private async environmentPool(ref: string): Promise<Pool> {
+    const problem = environmentRefProblem(this.config.ENV_DB_PREFIX, ref);
+    if (problem) throw new PermanentFailure(problem, 'invalid_environment_ref');
+    const cached = this.pools.get(ref);
+    if (cached) return cached;
+    const state = await databaseState(this.admin, ref);
+    if (!state || !parseEnvironmentMarker(state.comment)) {
+      throw new PermanentFailure(
+        `environment "${ref}" does not exist (no finished create_environment made it)`,
+        'environment_not_found',
+      );
+    }
+    let pool = this.pools.get(ref);
+    if (!pool) {
+      pool = createPool(withDatabase(this.config.ENV_DATABASE_URL, ref), APPLICATION_NAME, 2);
+      this.pools.set(ref, pool);
+    }
+    return pool;
+  }
+}
+
+async function databaseState(db: Pool | PoolClient, name: string): Promise<{ comment: string | null } | null> {
+  const { rows } = await db.query<{ comment: string | null }>(
+    `select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`,
+    [name],
+  );
+  return rows[0] ?? null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,204 @@
+import { posix } from 'node:path';
+
+/**
+ * How a deployed Edge Function is laid out on disk for the local Deno runtime (DESIGN.md §3). Pure: the
+ * runtime writes what this returns.
+ *
+ *   <dir>/src/…                  the function's files, as deployed
+ *   <dir>/.vibe/main.ts          the runtime's entry: serves the function's Deno.serve handler on a socket
+ *   <dir>/.vibe/deno.json        the import map Deno runs with: the function's own, plus `jsr:` redirects
+ *   <dir>/.vibe/edge-runtime.d.ts  an empty stand-in for `jsr:@supabase/functions-js/edge-runtime.d.ts`
+ *
+ * `jsr:` cannot be fetched on these machines (only the npm registry is reachable), so every `jsr:` import the
+ * sources make is redirected: Supabase's own packages to the same package on npm, the edge-runtime type
+ * declarations to an empty module. A `jsr:` import with no npm equivalent refuses to start with a message
+ * that says so, instead of hanging. The function's own import-map entries win over ours.
+ */
+export interface FunctionSource {
+  slug: string;
+  entrypointPath: string;
+  importMapPath: string | null;
+  files: ReadonlyArray<{ name: string; content: string }>;
+}
+
+export interface FunctionBundle {
+  /** Paths relative to the bundle's directory. */
+  files: Array<{ path: string; content: string }>;
+  /** The entry Deno runs, relative to the bundle's directory. */
+  main: string;
+  /** The config Deno runs with (`--config`), relative to the bundle's directory. */
+  config: string;
+}
+
+/** A function that cannot be laid out (a bad file name, an unreadable import map, an unmappable import). */
+export class BundleError extends Error {
+  override readonly name = 'BundleError';
+}
+
+const SOURCE_DIR = 'src';
+const RUNTIME_DIR = '.vibe';
+/** Supabase publishes these on npm under the same names; jsr:@supabase/x@v is npm:@supabase/x@v. */
+const SUPABASE_NPM_PACKAGES = new Set([
+  'supabase-js',
+  'functions-js',
+  'postgrest-js',
+  'storage-js',
+  'auth-js',
+  'realtime-js',
+]);
+const EDGE_RUNTIME_TYPES = /^jsr:@supabase\/functions-js(@[^/]+)?\/(src\/)?edge-runtime\.d\.ts$/;
+const JSR_SPECIFIER = /["'](jsr:[^"'\s]+)["']/g;
+const SCRIPT = /\.(ts|tsx|js|jsx|mjs|mts)$/;
+
+/** The marker the entry prints when the function listens: the runtime waits for it. */
+export const READY_MARKER = 'VIBE_EDGE_READY';
+/** The environment variable that gives the entry its socket (removed before the function's code runs). */
+export const SOCKET_VARIABLE = 'VIBE_EDGE_SOCKET';
+
+export function bundleFunction(source: FunctionSource): FunctionBundle {
+  const files = source.files.map((file) => ({ path: sourcePath(file.name), content: file.content }));
+  const entry = sourcePath(source.entrypointPath);
+  if (!files.some((file) => file.path === entry)) {
+    throw new BundleError(`the entrypoint "${source.entrypointPath}" is not among the function's files`);
+  }
+  const own = source.importMapPath ? ownImportMap(source, sourcePath(source.importMapPath)) : emptyMap();
+  const imports: Record<string, string> = {};
+  for (const specifier of jsrImports(source.files)) {
+    if (own.imports[specifier] !== undefined) continue;
+    imports[specifier] = jsrRedirect(specifier);
+  }
+  const config = { imports: { ...imports, ...own.imports }, scopes: own.scopes };
+  return {
+    files: [
+      ...files,
+      { path: `${RUNTIME_DIR}/deno.json`, content: `${JSON.stringify(config, null, 2)}\n` },
+      { path: `${RUNTIME_DIR}/edge-runtime.d.ts`, content: 'export {};\n' },
+      { path: `${RUNTIME_DIR}/main.ts`, content: mainSource(posix.relative(RUNTIME_DIR, entry)) },
+    ],
+    main: `${RUNTIME_DIR}/main.ts`,
+    config: `${RUNTIME_DIR}/deno.json`,
+  };
+}
+
+/** Every `jsr:` specifier quoted in the function's scripts, sorted. */
+export function jsrImports(files: ReadonlyArray<{ name: string; content: string }>): string[] {
+  const found = new Set<string>();
+  for (const file of files) {
+    if (!SCRIPT.test(file.name)) continue;
+    for (const match of file.content.matchAll(JSR_SPECIFIER)) found.add(match[1]!);
+  }
+  return [...found].sort();
+}
+
+/** Where a `jsr:` import goes instead; throws a BundleError for one without an npm equivalent. */
+export function jsrRedirect(specifier: string): string {
+  if (EDGE_RUNTIME_TYPES.test(specifier)) return './edge-runtime.d.ts';
+  const match = /^jsr:@supabase\/([a-z-]+)(@[^/]+)?(\/.*)?$/.exec(specifier);
+  if (match && SUPABASE_NPM_PACKAGES.has(match[1]!)) {
+    return `npm:@supabase/${match[1]}${match[2] ?? ''}${match[3] ?? ''}`;
+  }
+  throw new BundleError(
+    `"${specifier}" cannot be fetched here (no access to jsr.io) and has no known npm equivalent: map it in the function's import map (deno.json)`,
+  );
+}
+
+/** A deployed file name as a path under src/: relative, normalized, and never outside the function. */
+function sourcePath(name: string): string {
+  const normalized = posix.normalize(name.replace(/\\/g, '/'));
+  if (
+    !name ||
+    normalized.startsWith('/') ||
+    normalized === '..' ||
+    normalized.startsWith('../') ||
+    normalized === '.'
+  ) {
+    throw new BundleError(`the file name "${name.slice(0, 200)}" is not a path inside the function`);
+  }
+  return `${SOURCE_DIR}/${normalized}`;
+}
+
+interface ImportMap {
+  imports: Record<string, string>;
+  scopes: Record<string, Record<string, string>>;
+}
+
+const emptyMap = (): ImportMap => ({ imports: {}, scopes: {} });
+
+/**
+ * The function's own import map (deno.json or import_map.json), its relative addresses rewritten to stay
+ * right from .vibe/, where the merged map lives.
+ */
+function ownImportMap(source: FunctionSource, path: string): ImportMap {
+  const file = source.files.find((candidate) => sourcePath(candidate.name) === path);
+  if (!file) throw new BundleError(`the import map "${source.importMapPath}" is not among the function's files`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(file.content);
+  } catch {
+    throw new BundleError(`the import map "${source.importMapPath}" is not JSON`);
+  }
+  const map = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+    imports?: unknown;
+    scopes?: unknown;
+  };
+  const base = posix.dirname(path);
+  // "./x" and "../x" resolve against the map's own location; URLs and bare specifiers stay as they are.
+  const fix = (value: unknown): string => {
+    const address = String(value);
+    if (!address.startsWith('./') && !address.startsWith('../')) return address;
+    const moved = withDot(posix.relative(RUNTIME_DIR, posix.join(base, address)));
+    return address.endsWith('/') && !moved.endsWith('/') ? `${moved}/` : moved;
+  };
+  const entries = (value: unknown): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(typeof value === 'object' && value !== null ? value : {}).map(([key, address]) => [
+        key,
+        fix(address),
+      ]),
+    );
+  return {
+    imports: entries(map.imports),
+    scopes: Object.fromEntries(
+      Object.entries(typeof map.scopes === 'object' && map.scopes !== null ? map.scopes : {}).map(([scope, value]) => [
+        fix(scope),
+        entries(value),
+      ]),
+    ),
+  };
+}
+
+/** A relative address as import maps want it: starting with ./ or ../ (a bare "src/x" would be a package). */
+function withDot(address: string): string {
+  return address.startsWith('./') || address.startsWith('../') ? address : `./${address}`;
+}
+
+function mainSource(entryFromRuntimeDir: string): string {
+  return `// Vibe Architect local Edge Functions runtime: serves the function's Deno.serve handler on the socket the
+// provisioner gave it, as Supabase's edge runtime serves it behind its gateway. Generated; do not edit.
+const socket = Deno.env.get(${JSON.stringify(SOCKET_VARIABLE)}) ?? "";
+Deno.env.delete(${JSON.stringify(SOCKET_VARIABLE)});
+// The provisioner holds the other end of stdin: when it goes away, even killed, so does this process.
+(async () => {
+  for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+  Deno.exit(0);
+})();
+const serve = Deno.serve.bind(Deno);
+let serving = false;
+// deno-lint-ignore no-explicit-any
+(Deno as any).serve = (first: any, second?: any) => {
+  if (serving) throw new Error("this runtime serves one Deno.serve handler per function");
+  serving = true;
+  const handler = typeof first === "function" ? first : typeof second === "function" ? second : first?.handler;
+  const options = typeof first === "object" && first !== null ? first : {};
+  return serve(
+    {
+      path: socket,
+      ...(typeof options.onError === "function" && { onError: options.onError }),
+      onListen: () => console.log(${JSON.stringify(READY_MARKER)}),
+    },
+    handler,
+  );
+};
+await import(${JSON.stringify(withDot(entryFromRuntimeDir))});
+`;
+}

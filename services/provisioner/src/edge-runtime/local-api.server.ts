@@ -1,0 +1,435 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { redactText } from '@vibe/platform';
+import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../config.js';
+import type { EnvironmentApi, EnvironmentApiAccess } from '../drivers/environment-api.js';
+import { PermanentFailure } from '../drivers/driver.js';
+import { LocalDriver } from '../drivers/local/local.driver.js';
+import { mintAnonKey } from '../mcp/local/api-keys.js';
+import { LocalEnvironment } from '../mcp/local/local-environment.js';
+import { bearerToken, mintApiKey, verifyApiJwt } from './api-jwt.js';
+import { DenoWorker, DenoWorkerStartError, defaultDenoPath } from './deno-worker.js';
+import { BundleError, bundleFunction } from './function-bundle.js';
+import { callRpc } from './rest-rpc.js';
+import { PoolFullError, WorkerPool } from './worker-pool.js';
+
+/**
+ * The local driver's API, what `https://<ref>.supabase.co` is for a Supabase project (DESIGN.md §3), served by
+ * the provisioner (the only service that touches environments) under `<ENV_API_URL>` = `/env/<ref>`:
+ *
+ * - `/env/<ref>/functions/v1/<slug>`: the environment's deployed Edge Function, run by a real Deno process
+ *   (started on the first request, stopped when idle, at most EDGE_RUNTIME_MAX_WORKERS at once), with the
+ *   variables Supabase gives functions (SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY); a
+ *   function deployed with verify_jwt answers 401 unless the bearer token is a JWT signed with the
+ *   environment's secret, as Supabase's gateway does.
+ * - `/env/<ref>/rest/v1/rpc/<function>`: PostgREST's RPC, as the caller's role (src/edge-runtime/rest-rpc.ts),
+ *   which is what the functions' `supabase.rpc()` calls.
+ *
+ * Functions are read from the environment database on each request (any replica serves any environment;
+ * a redeploy takes effect at once). SUPABASE_DB_URL is not given: locally it would be the server's admin
+ * connection, which reaches every environment.
+ */
+@Injectable()
+export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('LocalApi');
+  private readonly server: Server;
+  private readonly pool: WorkerPool<DenoWorker>;
+  private readonly root: string;
+  private readonly secrets = new Map<string, string>();
+  private template: string;
+  private listening: Promise<void> | undefined;
+
+  constructor(
+    @Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig,
+    @Inject(LocalDriver) private readonly driver: LocalDriver,
+  ) {
+    this.template = config.ENV_API_URL;
+    this.root = config.EDGE_RUNTIME_DIR ?? join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`);
+    this.pool = new WorkerPool({ maxWorkers: config.EDGE_RUNTIME_MAX_WORKERS, idleMs: config.EDGE_RUNTIME_IDLE_MS });
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  /**
+   * The platform's servers, which a function must not reach: the environments' Postgres and the control
+   * plane's (trust authentication on a developer machine), and NATS (no authentication here), under every
+   * name a loopback address goes by.
+   */
+  private get platformServers(): string[] {
+    const servers = [this.config.ENV_DATABASE_URL, this.config.DATABASE_URL, this.config.NATS_URL].map((url) => {
+      const parsed = new URL(url);
+      const port = parsed.port || (parsed.protocol.startsWith('nats') ? '4222' : '5432');
+      return { host: parsed.hostname || 'localhost', port };
+    });
+    const loopback = ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'];
+    return [
+      ...new Set(
+        servers.flatMap(({ host, port }) =>
+          (loopback.includes(host) ? loopback : [host]).map((name) => `${name}:${port}`),
+        ),
+      ),
+    ];
+  }
+
+  /** `ENV_API_URL` with the port actually listened on: what get_project_url answers. */
+  get urlTemplate(): string {
+    return this.template;
+  }
+
+  projectUrl(ref: string): string {
+    return this.template.replaceAll('{ref}', encodeURIComponent(ref));
+  }
+
+  /** Deno processes running now. */
+  get workers(): number {
+    return this.pool.size;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.listen();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.pool.close();
+  }
+
+  async access(ref: string): Promise<EnvironmentApiAccess> {
+    await this.listen();
+    const secret = await this.jwtSecret(ref);
+    return {
+      url: this.projectUrl(ref),
+      anonKey: mintAnonKey(secret, ref, new Date()),
+      secrets: [
+        { name: 'service_role_key', value: serviceRoleKey(secret, ref) },
+        { name: 'jwt_secret', value: secret },
+      ],
+    };
+  }
+
+  private listen(): Promise<void> {
+    this.listening ??= this.bind();
+    return this.listening;
+  }
+
+  /** On ENV_API_URL's port (or ENV_API_PORT); a free one when it is 0 or taken, and the URL then says which. */
+  private async bind(): Promise<void> {
+    const url = new URL(this.config.ENV_API_URL.replaceAll('{ref}', 'ref'));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const wanted = this.config.ENV_API_PORT ?? Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const tryListen = (port: number) =>
+      new Promise<number>((resolve, reject) => {
+        const onError = (error: Error) => {
+          this.server.off('listening', onListening);
+          reject(error);
+        };
+        const onListening = () => {
+          this.server.off('error', onError);
+          const address = this.server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        };
+        this.server.once('error', onError);
+        this.server.once('listening', onListening);
+        this.server.listen(port, host);
+      });
+    let port: number;
+    try {
+      port = await tryListen(wanted);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      port = await tryListen(0);
+      this.logger.warn(`port ${wanted} is taken: the local API listens on ${port} instead`);
+    }
+    if (this.config.ENV_API_PORT === undefined && port !== wanted) {
+      this.template = this.config.ENV_API_URL.replace(/^(\w+:\/\/[^/]*?)(:\d+)?(?=\/|$)/, `$1:${port}`);
+    }
+    this.logger.log(`local API on http://${host}:${port} (Edge Functions, REST RPC) as ${this.template}`);
+    const project = packageJsonAbove(this.root);
+    if (project) {
+      this.logger.warn(
+        `EDGE_RUNTIME_DIR ${this.root} is inside ${project}, which has a package.json: Deno may resolve npm: imports from its node_modules instead of its own cache (DESIGN.md §3); choose a directory outside it`,
+      );
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://local');
+      if (url.pathname === '/health') return send(res, 200, { ok: true, workers: this.pool.size });
+      const route = /^\/env\/([^/]+)\/(functions\/v1|rest\/v1\/rpc)\/([^/]+)(\/.*)?$/.exec(url.pathname);
+      if (!route) return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
+      const [, encodedRef, kind, name, rest] = route as unknown as [string, string, string, string, string | undefined];
+      const ref = decodeURIComponent(encodedRef);
+      if (kind === 'functions/v1')
+        await this.serveFunction(req, res, ref, decodeURIComponent(name), rest ?? '', url.search);
+      else await this.serveRpc(req, res, ref, decodeURIComponent(name), url);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof URIError) return send(res, 400, { code: 'BAD_REQUEST', message: 'a malformed path' });
+      if (error instanceof PermanentFailure && /environment/.test(error.code ?? '')) {
+        return send(res, 404, { code: 'NOT_FOUND', message: error.message });
+      }
+      this.logger.error(
+        `local API request failed: ${redactText(error instanceof Error ? error.message : String(error))}`,
+      );
+      send(res, 503, { code: 'UNAVAILABLE', message: 'the environment is not available now' });
+    }
+  }
+
+  private async serveFunction(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ref: string,
+    slug: string,
+    rest: string,
+    search: string,
+  ): Promise<void> {
+    const environment = this.environment(ref);
+    const fn = await this.driver.withEnvironment(ref, async (client) => {
+      const store = await client.query<{ ok: boolean }>(
+        `select to_regclass('supabase_functions.edge_functions') is not null as ok`,
+      );
+      if (!store.rows[0]?.ok) return undefined;
+      const { rows } = await client.query<{ id: string; version: number; verify_jwt: boolean }>(
+        'select id::text, version, verify_jwt from supabase_functions.edge_functions where slug = $1',
+        [slug],
+      );
+      return rows[0];
+    });
+    if (!fn) return send(res, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
+    if (fn.verify_jwt) {
+      const token = bearerToken(req.headers.authorization);
+      if (!token) return send(res, 401, { code: 401, message: 'Missing authorization header' });
+      const verified = verifyApiJwt(token, await this.jwtSecret(ref));
+      if (!verified.ok) return send(res, 401, { code: 401, message: 'Invalid JWT' });
+    }
+    let lease;
+    try {
+      lease = await this.pool.acquire(`${ref}/${slug}`, `${fn.version}:${fn.id}`, () =>
+        this.startWorker(environment, slug),
+      );
+    } catch (error) {
+      if (error instanceof PoolFullError) return send(res, 503, { code: 'WORKER_LIMIT', message: error.message });
+      if (error instanceof DenoWorkerStartError || error instanceof BundleError) {
+        this.logger.warn(`${slug} on ${ref} did not start: ${error.message}`);
+        return send(res, 503, { code: 'BOOT_ERROR', message: `Function failed to start: ${error.message}` });
+      }
+      throw error;
+    }
+    try {
+      await proxy(req, res, lease.worker.socketPath, `/${slug}${rest}${search}`, {
+        timeoutMs: this.config.EDGE_RUNTIME_REQUEST_TIMEOUT_MS,
+        cold: lease.cold,
+      });
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async serveRpc(req: IncomingMessage, res: ServerResponse, ref: string, fn: string, url: URL): Promise<void> {
+    if (req.method !== 'POST' && req.method !== 'GET') {
+      return send(res, 405, { code: 'PGRST117', message: `Unsupported HTTP method: ${req.method}` });
+    }
+    const apikey = req.headers.apikey;
+    const token = bearerToken(req.headers.authorization) ?? (typeof apikey === 'string' ? apikey : null);
+    if (!token) return send(res, 401, { message: 'No API key found in request' });
+    const verified = verifyApiJwt(token, await this.jwtSecret(ref));
+    if (!verified.ok) return send(res, 401, { code: 'PGRST301', message: `JWT ${verified.reason}` });
+    let args: Record<string, unknown>;
+    if (req.method === 'GET') {
+      args = Object.fromEntries(url.searchParams);
+    } else {
+      const body = await readBody(req, 1024 * 1024);
+      if (body === null) return send(res, 413, { code: 'PGRST413', message: 'the request body is too large' });
+      try {
+        const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        args = parsed as Record<string, unknown>;
+      } catch {
+        return send(res, 400, { code: 'PGRST102', message: 'the body must be a JSON object of named arguments' });
+      }
+    }
+    const profile = req.headers[req.method === 'GET' ? 'accept-profile' : 'content-profile'];
+    const result = await this.driver.withEnvironment(ref, (client) =>
+      callRpc(client, {
+        method: req.method!,
+        fn,
+        args,
+        schema: typeof profile === 'string' ? profile : null,
+        claims: verified.claims,
+      }),
+    );
+    if (result.status === 204) {
+      res.writeHead(204).end();
+      return;
+    }
+    send(res, result.status, result.body);
+  }
+
+  /** Lays the function out under EDGE_RUNTIME_DIR and starts Deno on it. */
+  private async startWorker(environment: LocalEnvironment, slug: string): Promise<DenoWorker> {
+    const ref = environment.ref;
+    const fn = await environment.getFunction(slug);
+    const bundle = bundleFunction({
+      slug,
+      entrypointPath: fn.entrypoint_path,
+      importMapPath: fn.import_map_path,
+      files: fn.files,
+    });
+    const base = join(this.root, 'functions', ref, slug);
+    const dir = join(base, `v${fn.version}-${fn.id.slice(0, 8)}`);
+    // Written aside and renamed into place, so a half-written directory is never run.
+    const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
+    for (const file of bundle.files) {
+      await mkdir(dirname(join(staging, file.path)), { recursive: true, mode: 0o700 });
+      await writeFile(join(staging, file.path), file.content, { mode: 0o600 });
+    }
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+    const sockets = join(this.root, 's');
+    await mkdir(sockets, { recursive: true, mode: 0o700 });
+    const secret = await this.jwtSecret(ref);
+    const settings = this.config;
+    const worker = await DenoWorker.start(
+      {
+        dir,
+        main: bundle.main,
+        config: bundle.config,
+        socketPath: join(sockets, `${randomBytes(8).toString('hex')}.sock`),
+        env: {
+          SUPABASE_URL: this.projectUrl(ref),
+          SUPABASE_ANON_KEY: mintAnonKey(secret, ref, new Date()),
+          SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey(secret, ref),
+        },
+      },
+      {
+        denoPath: settings.EDGE_RUNTIME_DENO ?? defaultDenoPath(),
+        deniedNet: this.platformServers,
+        denoDir: join(this.root, 'deno'),
+        memoryMb: settings.EDGE_RUNTIME_MEMORY_MB,
+        startTimeoutMs: settings.EDGE_RUNTIME_START_TIMEOUT_MS,
+        log: (line) => this.logger.debug(`${ref}/${slug}: ${line}`),
+      },
+    );
+    this.logger.log(`${ref}/${slug} v${fn.version} started in ${worker.startedInMs} ms (pid ${worker.pid})`);
+    worker.onExit(() => void rm(worker.socketPath, { force: true }));
+    return worker;
+  }
+
+  private environment(ref: string): LocalEnvironment {
+    return new LocalEnvironment(ref, this.driver, {
+      apiUrlTemplate: this.template,
+      jwtSecret: this.config.ENV_JWT_SECRET,
+    });
+  }
+
+  /** The environment's JWT secret, kept in memory once read (it never changes); bounded. */
+  private async jwtSecret(ref: string): Promise<string> {
+    const cached = this.secrets.get(ref);
+    if (cached) return cached;
+    const secret = await this.environment(ref).jwtSecret();
+    if (this.secrets.size >= 1000) this.secrets.delete(this.secrets.keys().next().value!);
+    this.secrets.set(ref, secret);
+    return secret;
+  }
+}
+
+/**
+ * The environment's service-role key, the same in every replica (a fixed issue time): what functions get as
+ * SUPABASE_SERVICE_ROLE_KEY, and what `invoke_edge_function` looks for in responses. Never returned.
+ */
+export function serviceRoleKey(secret: string, ref: string): string {
+  return mintApiKey(secret, ref, 'service_role', SERVICE_KEY_ISSUED_AT);
+}
+const SERVICE_KEY_ISSUED_AT = new Date('2026-01-01T00:00:00Z');
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+/** Forwards the request to the worker's socket and streams its answer back. */
+function proxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  socketPath: string,
+  path: string,
+  options: { timeoutMs: number; cold: boolean },
+): Promise<void> {
+  const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+  return new Promise<void>((resolve) => {
+    const upstream = httpRequest(
+      { socketPath, path, method: req.method, headers: { ...headers, host: 'localhost' }, timeout: options.timeoutMs },
+      (answer) => {
+        const out = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+        res.writeHead(answer.statusCode ?? 502, { ...out, 'x-vibe-worker': options.cold ? 'cold' : 'warm' });
+        answer.pipe(res);
+        answer.once('end', () => resolve());
+        answer.once('error', () => {
+          res.destroy();
+          resolve();
+        });
+      },
+    );
+    upstream.once('timeout', () => {
+      upstream.destroy();
+      if (!res.headersSent) send(res, 504, { code: 'WORKER_TIMEOUT', message: 'the function did not answer in time' });
+      resolve();
+    });
+    upstream.once('error', () => {
+      if (!res.headersSent) send(res, 502, { code: 'WORKER_ERROR', message: 'the function failed' });
+      else res.destroy();
+      resolve();
+    });
+    req.pipe(upstream);
+  });
+}
+
+/** The nearest folder at or above `dir` that holds a package.json, or null. */
+function packageJsonAbove(dir: string): string | null {
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    if (existsSync(join(current, 'package.json'))) return current;
+    if (dirname(current) === current) return null;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

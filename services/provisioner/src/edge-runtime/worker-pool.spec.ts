@@ -1,0 +1,75 @@
+import { PoolFullError, WorkerPool, type PoolWorker } from './worker-pool.js';
+
+/** A worker as the pool sees it: it can stop and exit. (The pool's own logic under test; no process.) */
+class TestWorker implements PoolWorker {
+  stopped = false;
+  private readonly listeners: Array<() => void> = [];
+  constructor(readonly name: string) {}
+  get exited() {
+    return this.stopped;
+  }
+  onExit(listener: () => void) {
+    this.listeners.push(listener);
+  }
+  async stop() {
+    this.stopped = true;
+    for (const listener of this.listeners.splice(0)) listener();
+  }
+}
+
+describe('WorkerPool', () => {
+  let clock = 0;
+  const pool = (maxWorkers: number, idleMs = 1000) => new WorkerPool<TestWorker>({ maxWorkers, idleMs }, () => clock);
+  const start = (name: string) => async () => new TestWorker(name);
+  let pools: Array<WorkerPool<TestWorker>> = [];
+  const made = (p: WorkerPool<TestWorker>) => (pools.push(p), p);
+
+  beforeEach(() => {
+    clock = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    pools = [];
+  });
+
+  it('starts a worker once per function and version; a request is cold only when it started one', async () => {
+    const p = made(pool(4));
+    const [a, b] = await Promise.all([p.acquire('f', '1', start('f1')), p.acquire('f', '1', start('f1-again'))]);
+    expect(a.worker).toBe(b.worker);
+    expect([a.cold, b.cold]).toEqual([true, false]);
+    const warm = await p.acquire('f', '1', start('never'));
+    expect([warm.worker.name, warm.cold]).toEqual(['f1', false]);
+    expect(p.size).toBe(1);
+  });
+
+  it('makes room by stopping the worker idle longest, and refuses when every worker is busy', async () => {
+    const p = made(pool(2));
+    const one = await p.acquire('one', '1', start('one'));
+    one.release();
+    clock = 10;
+    const two = await p.acquire('two', '1', start('two'));
+    const three = await p.acquire('three', '1', start('three'));
+    expect(one.worker.stopped).toBe(true);
+    expect(p.size).toBe(2);
+    await expect(p.acquire('four', '1', start('four'))).rejects.toBeInstanceOf(PoolFullError);
+    two.release();
+    three.release();
+  });
+
+  it('stops idle workers, and retires an old version once its requests are done', async () => {
+    const p = made(pool(4, 1000));
+    const old = await p.acquire('f', '1', start('v1'));
+    const next = await p.acquire('f', '2', start('v2'));
+    expect(old.worker.stopped).toBe(false);
+    old.release();
+    expect(old.worker.stopped).toBe(true);
+    next.release();
+    clock = 999;
+    await p.reap();
+    expect(next.worker.stopped).toBe(false);
+    clock = 1000;
+    await p.reap();
+    expect(next.worker.stopped).toBe(true);
+    expect(p.size).toBe(0);
+  });
+});

@@ -43,6 +43,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** Single-quotes an SQL string literal (for a server with standard_conforming_strings on, the default). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 /** The SQLSTATE of a Postgres error, or undefined (Node's socket codes such as ECONNREFUSED are not SQLSTATEs). */
 export function pgErrorCode(error: unknown): string | undefined {
   const code = socketCode(error);

@@ -96,7 +96,7 @@ export async function runCommand(
       return ProvisionOutputs.invoke_edge_function.parse(await invokeEdgeFunction(command, context.api, context.audit));
     }
     case 'run_access_matrix':
-      return ProvisionOutputs.run_access_matrix.parse(await runAccessMatrix(command, driver));
+      return ProvisionOutputs.run_access_matrix.parse(await runAccessMatrix(command, mcp()));
     default: {
       const unknownCommand: never = command;
       throw new Error(`unknown tool in ${JSON.stringify(unknownCommand)}`);

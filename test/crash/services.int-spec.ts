@@ -123,7 +123,7 @@ describe('builds survive the provisioner, the bridge and NATS', () => {
     await t.stack.start('realtime-bridge');
     await expectSucceededOnce(sessionId);
     figure(
-      'bridge restarted to complete projection (in-flight events come back after the 30 s ack wait)',
+      'bridge restarted to complete projection (in-flight events come back after the 5 s ack wait)',
       Date.now() - restarted,
     );
   });

@@ -94,11 +94,15 @@ const TABLE: Record<string, Row> = {
   'GET /sessions': { call: (id) => ({ method: 'GET', path: `/sessions?id=${id}` }), expect: READ(200) },
   'GET /events': { call: (id) => ({ method: 'GET', path: `/events?session_id=${id}` }), expect: READ(200) },
   'GET /sessions/{id}/stream': { call: (id) => ({ method: 'GET', path: `/sessions/${id}/stream` }), expect: READ(200) },
+  // Issue 12: the generated types, read like the session (409 here: the target's build has not succeeded).
+  'GET /sessions/{id}/types': { call: (id) => ({ method: 'GET', path: `/sessions/${id}/types` }), expect: READ(409) },
   'GET /sessions/{id}/drift': { call: (id) => ({ method: 'GET', path: `/sessions/${id}/drift` }), expect: READ(200) },
   'POST /sessions/{id}/cancel': {
     call: (id) => ({ method: 'POST', path: `/sessions/${id}/cancel` }),
     expect: WRITE(202),
   },
+  // Issue 12: only the owner deletes (the teardown is queued: 202).
+  'DELETE /sessions/{id}': { call: (id) => ({ method: 'DELETE', path: `/sessions/${id}` }), expect: WRITE(202) },
   'POST /sessions/{id}/drift-check': {
     call: (id) => ({ method: 'POST', path: `/sessions/${id}/drift-check` }),
     // The owner gets through to the sentinel, which cannot check a queued build (409).
@@ -216,7 +220,7 @@ describe('the access table: two users, a share token and nobody, against every r
   it('answers a foreign session exactly like an unknown one (404, same body but for the id)', async () => {
     const foreign = await aSession(users.other);
     const unknown = { id: newId(), shareToken: foreign.shareToken };
-    expect(SESSION_ROUTES.map(([route]) => route)).toHaveLength(6);
+    expect(SESSION_ROUTES.map(([route]) => route)).toHaveLength(8);
     for (const [route, row] of SESSION_ROUTES) {
       const a = await callAs('owner', row, foreign);
       const b = await callAs('owner', row, unknown);

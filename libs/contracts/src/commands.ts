@@ -27,7 +27,22 @@ export const CancelBuild = z.object({
 });
 export type CancelBuild = z.infer<typeof CancelBuild>;
 
-export const BuildCommand = z.discriminatedUnion('kind', [StartBuild, CancelBuild]);
+/**
+ * Tear a session's environment down for good, keeping its row and events (the audit trail). Subject
+ * `cmd.build.delete`; the command id is stableId(sessionId, 'delete'). `owner`: `DELETE /sessions/:id`;
+ * `expired`: the demo sweeper. The orchestrator cancels a build still going, has the provisioner remove the
+ * environment, and emits `environment_deleted` or `environment_expired` once.
+ */
+export const DeleteSession = z.object({
+  kind: z.literal('delete'),
+  version: z.literal(1),
+  commandId: z.uuid(),
+  sessionId: z.uuid(),
+  reason: z.enum(['owner', 'expired']),
+});
+export type DeleteSession = z.infer<typeof DeleteSession>;
+
+export const BuildCommand = z.discriminatedUnion('kind', [StartBuild, CancelBuild, DeleteSession]);
 export type BuildCommand = z.infer<typeof BuildCommand>;
 
 /**
@@ -125,6 +140,16 @@ export const GetPublishableKeys = z.object({
 });
 
 /**
+ * TypeScript types of the environment's schema, as `supabase gen types typescript` writes them (the `Database`
+ * type supabase-js takes, and the Tables / TablesInsert / TablesUpdate / Enums helpers), from its catalog.
+ */
+export const GenerateTypescriptTypes = z.object({
+  ...provisionBase,
+  tool: z.literal('generate_typescript_types'),
+  environmentRef: z.string().min(1),
+});
+
+/**
  * Calls a deployed Edge Function over HTTP as a client would (`<project url>/functions/v1/<slug>`), with the
  * environment's anon key as the bearer token, or no token, to verify it (spec §11.4). The answer says which
  * of the environment's secrets (service-role key, JWT secret) appear in the response: none must.
@@ -179,6 +204,7 @@ export const ProvisionCommand = z.discriminatedUnion('tool', [
   GetEdgeFunction,
   GetProjectUrl,
   GetPublishableKeys,
+  GenerateTypescriptTypes,
   InvokeEdgeFunction,
   RunAccessMatrix,
   DeleteEnvironment,
@@ -264,6 +290,8 @@ export const ProvisionOutputs = {
   get_edge_function: z.object({ function: EdgeFunctionInfo.extend({ files: z.array(EdgeFunctionFile) }) }),
   get_project_url: z.object({ url: z.string() }),
   get_publishable_keys: z.object({ keys: z.array(PublishableKey) }),
+  /** The types file's text (TypeScript source). */
+  generate_typescript_types: z.object({ types: z.string().min(1) }),
   invoke_edge_function: z.object({
     url: z.string(),
     status: z.number().int(),

@@ -118,6 +118,32 @@ export const BuildCanceled = event(
   z.object({ step: z.string(), environmentRemoved: z.boolean(), environment: z.string().nullable() }),
 );
 
+/**
+ * The session's environment was torn down for good at its owner's request (`DELETE /sessions/:id`); the session
+ * row and its events stay. `environment`: what was (or would have been) removed, null when the build never had
+ * one; `removed`: it existed until now (false when a cancel or failure had removed it already);
+ * `buildCanceled`: a build was still going and was canceled first. Not a §5.2 timeline type.
+ */
+export const EnvironmentDeleted = event(
+  'environment_deleted',
+  z.object({ environment: z.string().nullable(), removed: z.boolean(), buildCanceled: z.boolean() }),
+);
+
+/**
+ * A demo environment (`options.demo`) outlived DEMO_ENVIRONMENT_TTL_SECONDS and the sweeper tore it down, as
+ * `environment_deleted` says for a deletion; `expiredAt` is when its time ran out (created + TTL).
+ */
+export const EnvironmentExpired = event(
+  'environment_expired',
+  z.object({
+    environment: z.string().nullable(),
+    removed: z.boolean(),
+    buildCanceled: z.boolean(),
+    ttlSeconds: z.number().int(),
+    expiredAt: z.iso.datetime(),
+  }),
+);
+
 /** Audit record of one call into a provisioned environment (spec §7.4). Inputs and outputs are redacted. */
 export const ProvisionerCall = event(
   'provisioner_call',
@@ -233,6 +259,8 @@ export const BuildEvent = z.discriminatedUnion('type', [
   StepCompleted,
   BuildCanceled,
   PlannerFallback,
+  EnvironmentDeleted,
+  EnvironmentExpired,
   ProvisionerCall,
   McpCall,
   ManagementApiCall,

@@ -14,7 +14,14 @@ const PASSWORD_PARAM = /(\bpassword\s*=\s*)('[^']*'|"[^"]*"|\S+)/gi;
 
 export const REDACTED = '[redacted]';
 
+/**
+ * Something every pattern above needs (case-insensitive, so a superset): most text has none of it and is
+ * returned after this one scan instead of six (the projector redacts every event it stores).
+ */
+const MAYBE_SECRET = /eyJ|:\/\/|bearer|sbp_|sb_secret_|sb_publishable_|sk-|password/i;
+
 export function redactText(text: string): string {
+  if (!MAYBE_SECRET.test(text)) return text;
   return text
     .replace(JWT, REDACTED)
     .replace(URL_PASSWORD, `$1${REDACTED}@`)

@@ -365,6 +365,22 @@ describe('drift sentinel: scheduled and on-demand checks of real environments', 
     expect(rows[0].n).toBe(0);
   });
 
+  it('does not check a deleted session, whose environment is being torn down (issue 12)', async () => {
+    const source = sessionOf('untouched');
+    const deletedId = newId();
+    await control.query(
+      `insert into build_sessions (id, status, template, vibe_text, options, plan, environment, graph_ended_at,
+         created_by, deleted_at, deletion_reason)
+       select $2, status, template, vibe_text, options, plan, environment, now(), created_by, now(), 'owner'
+       from build_sessions where id = $1`,
+      [source.id, deletedId],
+    );
+    const refused = await api<{ message: string }>(`/sessions/${deletedId}/drift-check`, { method: 'POST' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/the session has no environment/);
+    expect((await check(source)).status).toBe(200);
+  });
+
   it('lets the owner check, owner and share-token holders read the alerts, and nobody else either', async () => {
     const session = sessionOf('untouched');
     const shareToken = { 'x-share-token': shareTokens.get(session.id)! };

@@ -8,6 +8,8 @@ import { SessionOwnersRepository } from './auth/session-owners.repository.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config.js';
 import { EventsController } from './events/events.controller.js';
 import { EventsRepository } from './events/events.repository.js';
+import { HandoverController } from './handover/handover.controller.js';
+import { HandoverRepository } from './handover/handover.repository.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
 import { JsonOnlyBodies } from './http/json-only-bodies.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
@@ -44,6 +46,7 @@ export class GatewayModule {
         ViewerController,
         OpenApiController,
         DevTokenController,
+        HandoverController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -61,6 +64,7 @@ export class GatewayModule {
         BuildCommandsPublisher,
         EventsRepository,
         SessionStreamService,
+        HandoverRepository,
       ],
     };
   }

@@ -180,6 +180,22 @@ describe('the OpenAPI document of the running gateway', () => {
       expect((await conforms('POST', `/sessions/${sessionId}/cancel`)).status).toBe(409);
     });
 
+    it('for listing and deleting sessions (issue 12)', async () => {
+      const { sessionId } = (await conforms('POST', '/sessions', json(aVibe))).body as { sessionId: string };
+      const listed = await conforms('GET', '/sessions?limit=1');
+      expect(listed.status).toBe(200);
+      expect((listed.body as { sessions: unknown[] }).sessions).toHaveLength(1);
+      expect((await conforms('GET', '/sessions?status=queued&include_deleted=true')).status).toBe(200);
+      expect((await conforms('GET', '/sessions?limit=0')).status).toBe(400);
+      expect((await conforms('GET', '/sessions?cursor=nope')).status).toBe(400);
+      expect((await conforms('GET', '/sessions', { anonymous: true })).status).toBe(401);
+
+      expect((await conforms('DELETE', `/sessions/${sessionId}`)).status).toBe(202);
+      expect((await conforms('DELETE', `/sessions/${unknownId}`)).status).toBe(404);
+      expect((await conforms('DELETE', '/sessions/nope')).status).toBe(400);
+      expect((await conforms('DELETE', `/sessions/${sessionId}`, { anonymous: true })).status).toBe(401);
+    });
+
     it('for events and the live stream', async () => {
       const { sessionId, shareToken } = (await conforms('POST', '/sessions', json(aVibe))).body as {
         sessionId: string;

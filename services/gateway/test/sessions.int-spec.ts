@@ -268,7 +268,8 @@ describe('gateway REST API (spec §4)', () => {
     });
 
     it.each([
-      ['a missing id', '/sessions', 'id: required'],
+      // Without an id, GET /sessions lists the caller's sessions (session-listing.int-spec.ts).
+      ['a listing parameter beside an id', '/sessions?id=OWN&limit=5', 'limit: unknown field'],
       ['an empty id', '/sessions?id=', 'id: '],
       ['a malformed id', '/sessions?id=123', 'id: '],
       ['an id that is almost a uuid', `/sessions?id=${newId().slice(0, -1)}`, 'id: '],

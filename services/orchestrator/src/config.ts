@@ -23,6 +23,31 @@ export const OrchestratorConfig = BaseConfig.extend({
   STEP_RETRY_BUDGET_MS: ms(60_000),
   STEP_RETRY_INITIAL_DELAY_MS: ms(250, 1),
   STEP_RETRY_MAX_DELAY_MS: ms(5_000, 1),
+  /**
+   * Demo environments (sessions with `options.demo`, and every anonymous build) are torn down this long after
+   * their session was created, by a sweeper that runs every DEMO_SWEEP_INTERVAL_MS on every replica (each expired
+   * session is claimed by one). Default: one day.
+   */
+  DEMO_ENVIRONMENT_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  DEMO_SWEEP_INTERVAL_MS: ms(60_000, 100),
+  /**
+   * A teardown (`DELETE /sessions/:id` or an expiry) not finished this long after it was asked for (its command
+   * was lost, or the provisioner refused) is sent again by the sweeper.
+   */
+  TEARDOWN_RESEND_AFTER_MS: ms(600_000, 1000),
+  /**
+   * The gateway's public URL (where its viewer page is): a succeeded build's share link is
+   * `<PUBLIC_BASE_URL>/?session=<id>#share=<share token>` (issue 12). Scheme, host, port and an optional path.
+   */
+  PUBLIC_BASE_URL: z
+    .url()
+    .default('http://127.0.0.1:3000')
+    .refine((value) => ['http:', 'https:'].includes(new URL(value).protocol), 'an http(s) URL')
+    .refine((value) => {
+      const url = new URL(value);
+      return !url.username && !url.password && !url.search && !url.hash;
+    }, 'no credentials, query or fragment')
+    .transform((value) => value.replace(/\/+$/, '')),
   /** Runs of one build (first run, resumes) before it is failed as one that cannot be finished. */
   MAX_BUILD_ATTEMPTS: z.coerce.number().int().min(1).default(10),
   /**

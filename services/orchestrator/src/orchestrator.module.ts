@@ -3,6 +3,7 @@ import { PlatformModule } from '@vibe/platform';
 import { AdoptionScheduler } from './build/adoption.scheduler.js';
 import { BuildConsumer } from './build/build.consumer.js';
 import { BuildService } from './build/build.service.js';
+import { DemoSweeper } from './build/demo-sweeper.js';
 import { ORCHESTRATOR_CONFIG, type OrchestratorConfig } from './config.js';
 
 @Module({})
@@ -21,7 +22,13 @@ export class OrchestratorModule {
           poolSize: 20,
         }),
       ],
-      providers: [{ provide: ORCHESTRATOR_CONFIG, useValue: config }, BuildService, BuildConsumer, AdoptionScheduler],
+      providers: [
+        { provide: ORCHESTRATOR_CONFIG, useValue: config },
+        BuildService,
+        BuildConsumer,
+        AdoptionScheduler,
+        DemoSweeper,
+      ],
     };
   }
 }

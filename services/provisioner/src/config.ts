@@ -46,6 +46,12 @@ export const ProvisionerConfig = BaseConfig.extend({
    * URL is served as configured. Unset: ENV_API_URL's port.
    */
   ENV_API_PORT: unsetWhenEmpty(z.coerce.number().int().min(0).max(65535).optional()),
+  /**
+   * Connections this process keeps to environment databases, all environments together (the local driver):
+   * idle ones are reused per environment and the least recently used closes when another needs the slot.
+   * Keep replicas × this (plus the services' own pools) below the server's max_connections.
+   */
+  ENV_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(20),
   /** The Deno binary of the local Edge Functions runtime; unset, the `deno` npm package's. */
   EDGE_RUNTIME_DENO: unsetWhenEmpty(z.string().min(1).optional()),
   /**

@@ -73,9 +73,18 @@ describe('provisioner: environments on the local driver', () => {
         database: ref,
         host: '127.0.0.1',
         port: 5432,
-        apiUrl: null,
+        // Where the provisioner's local API serves it (its real port), as get_project_url says (issue 12).
+        apiUrl: expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:[1-9]\\d*/env/${ref}$`)),
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
+      const projectUrl = await provisioner.send({
+        version: 1,
+        tool: 'get_project_url',
+        commandId: newId(),
+        sessionId,
+        environmentRef: ref,
+      });
+      expect(ProvisionOutputs.get_project_url.parse(outputOf(projectUrl)).url).toBe(environment.apiUrl);
 
       await provisioner.inEnvironment(ref, async (db) => {
         const roles = await db.query(`

@@ -6,7 +6,7 @@
  * migrations run in it, functions are stored in it and served by the local Deno runtime, keys are JWTs
  * signed with its secret. Scripted behaviours make it slow, failing or rate limited like the real one.
  *
- *   /v1/...                         the Management API (Bearer token required)
+ *   /v1/...                         the Management API (Bearer token required), types included
  *   /p/<ref>/functions/v1/<slug>    the project's API (what https://<ref>.supabase.co serves)
  *   /p/<ref>/rest/v1/rpc/<fn>
  */
@@ -85,8 +85,33 @@ export interface FakeManagementApi {
   /** The database behind a branch or project ref. */
   databaseOf(ref: string): string;
   environments(): Array<{ ref: string; name: string; kind: string; deleted: boolean }>;
+  /**
+   * The Auth settings (`/v1/projects/{ref}/config/auth`) of the parent project (the control plane in the
+   * control-plane auth tests) or of a live environment: what a GET answers now. `setAuthConfig` changes them as
+   * a person in the dashboard would (no request recorded).
+   */
+  authConfig(ref: string): Record<string, unknown>;
+  setAuthConfig(ref: string, settings: Record<string, unknown>): void;
+  /** The parent project's keys as `/v1/projects/{parentRef}/api-keys` lists them (anon and service_role JWTs). */
+  readonly parentKeys: { anon: string; serviceRole: string };
   close(): Promise<void>;
 }
+
+/**
+ * The Auth settings the fake knows, with Supabase's defaults for a new project and each field's JSON type; a
+ * PATCH with another field or type is answered 400, as the API validates its body.
+ */
+const AUTH_CONFIG_DEFAULTS: Record<string, string | boolean | number> = {
+  site_url: 'http://localhost:3000',
+  uri_allow_list: '',
+  disable_signup: false,
+  external_email_enabled: true,
+  external_phone_enabled: false,
+  external_anonymous_users_enabled: false,
+  mailer_autoconfirm: false,
+  mailer_secure_email_change_enabled: true,
+  jwt_exp: 3600,
+};
 
 const randomRef = () => Array.from(randomBytes(20), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
 
@@ -110,6 +135,17 @@ export async function startFakeManagementApi(behaviour: FakeBehaviour = {}): Pro
   const requests: RecordedRequest[] = [];
   const injections: Injection[] = [];
   const state = { behaviour };
+  const authConfigs = new Map<string, Record<string, unknown>>();
+  const authConfigOf = (ref: string) => {
+    let config = authConfigs.get(ref);
+    if (!config) authConfigs.set(ref, (config = { ...AUTH_CONFIG_DEFAULTS }));
+    return config;
+  };
+  const parentSecret = randomBytes(32).toString('hex');
+  const parentKeys = {
+    anon: mintAnonKey(parentSecret, parentRef, new Date()),
+    serviceRole: serviceRoleKey(parentSecret, parentRef),
+  };
 
   const local = (env: Environment) =>
     new LocalEnvironment(env.database, driver, { apiUrlTemplate: localApi.urlTemplate });
@@ -267,6 +303,43 @@ export async function startFakeManagementApi(behaviour: FakeBehaviour = {}): Pro
         return { status: 201, body: projectView(env, env.statuses[0]!) };
       }
     }
+    if ((m = /^\/v1\/projects\/([a-z]{20})\/config\/auth$/.exec(path))) {
+      if (m[1] !== parentRef && !live(m[1]!)) return notFound;
+      const config = authConfigOf(m[1]!);
+      if (method === 'GET') return { status: 200, body: { ...config } };
+      if (method === 'PATCH') {
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          return { status: 400, body: { message: 'the body must be a JSON object' } };
+        }
+        const problems = Object.entries(body as Record<string, unknown>).flatMap(([field, value]) =>
+          !(field in AUTH_CONFIG_DEFAULTS)
+            ? [`${field} is not an Auth setting`]
+            : typeof value !== typeof AUTH_CONFIG_DEFAULTS[field]
+              ? [`${field} must be a ${typeof AUTH_CONFIG_DEFAULTS[field]}`]
+              : [],
+        );
+        if (problems.length) return { status: 400, body: { message: problems.join('; ') } };
+        Object.assign(config, body);
+        return { status: 200, body: { ...config } };
+      }
+    }
+    if (path === `/v1/projects/${parentRef}/api-keys` && method === 'GET') {
+      return {
+        status: 200,
+        body: [
+          { name: 'anon', api_key: parentKeys.anon, type: 'legacy', id: 'anon' },
+          {
+            name: 'service_role',
+            api_key:
+              query.get('reveal') === 'true'
+                ? parentKeys.serviceRole
+                : `${parentKeys.serviceRole.slice(0, 12)}··········`,
+            type: 'legacy',
+            id: 'service_role',
+          },
+        ],
+      };
+    }
     if ((m = /^\/v1\/projects\/([a-z]{20})(\/.*)?$/.exec(path))) {
       const env = live(m[1]!);
       if (!env) return notFound;
@@ -324,6 +397,9 @@ export async function startFakeManagementApi(behaviour: FakeBehaviour = {}): Pro
         };
       }
       if (rest === '/api-keys/legacy' && method === 'GET') return { status: 200, body: { enabled: true } };
+      if (rest === '/types/typescript' && method === 'GET') {
+        return { status: 200, body: { types: await local(env).typescriptTypes() } };
+      }
       if (rest === '/functions' && method === 'GET') {
         return { status: 200, body: (await local(env).listFunctions()).map(functionView) };
       }
@@ -506,6 +582,11 @@ export async function startFakeManagementApi(behaviour: FakeBehaviour = {}): Pro
     },
     environments: () =>
       [...environments.values()].map((env) => ({ ref: env.ref, name: env.name, kind: env.kind, deleted: env.deleted })),
+    authConfig: (ref) => ({ ...authConfigOf(ref) }),
+    setAuthConfig: (ref, settings) => {
+      Object.assign(authConfigOf(ref), settings);
+    },
+    parentKeys,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

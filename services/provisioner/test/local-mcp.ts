@@ -120,5 +120,6 @@ export const OUR_TOOLS = [
   'deploy_edge_function',
   'get_project_url',
   'get_publishable_keys',
+  'generate_typescript_types',
 ] as const;
 export const MUTATING_TOOLS = ['apply_migration', 'deploy_edge_function'];

@@ -1,4 +1,13 @@
-import { BuildEventView, CreateSessionResponse, SessionView, type BuildOptions, type Template } from '@vibe/contracts';
+import {
+  BuildEventView,
+  CreateSessionResponse,
+  DeleteSessionResponse,
+  SessionList,
+  SessionView,
+  type BuildOptions,
+  type SessionStatus,
+  type Template,
+} from '@vibe/contracts';
 import { z } from 'zod';
 
 export class GatewayError extends Error {
@@ -28,6 +37,24 @@ export class GatewayClient {
 
   async getSession(id: string): Promise<SessionView> {
     return SessionView.parse(await this.request(`/sessions?id=${encodeURIComponent(id)}`));
+  }
+
+  /** One page of the caller's sessions, newest first (`GET /sessions` without `id`). */
+  async listSessions(
+    options: { limit?: number; cursor?: string; status?: SessionStatus; includeDeleted?: boolean } = {},
+  ): Promise<SessionList> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor) query.set('cursor', options.cursor);
+    if (options.status) query.set('status', options.status);
+    if (options.includeDeleted) query.set('include_deleted', 'true');
+    const search = query.toString();
+    return SessionList.parse(await this.request(`/sessions${search ? `?${search}` : ''}`));
+  }
+
+  /** Deletes the session: its environment is torn down, its row and events stay (202, the teardown is queued). */
+  async deleteSession(id: string): Promise<DeleteSessionResponse> {
+    return DeleteSessionResponse.parse(await this.request(`/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }));
   }
 
   async getEvents(sessionId: string): Promise<BuildEventView[]> {
@@ -81,7 +108,8 @@ export class GatewayClient {
       try {
         response = await fetch(`${this.baseUrl}${path}`, {
           ...init,
-          headers: this.headers({ 'content-type': 'application/json' }),
+          // A body-less request (GET, DELETE) says nothing about a body it does not have.
+          headers: this.headers(init.body === undefined ? {} : { 'content-type': 'application/json' }),
         });
       } catch (error) {
         throw new GatewayError(`cannot reach the gateway at ${this.baseUrl} (${String(error)})`, 0);

@@ -4,11 +4,15 @@ import { CreateSessionRequest, Template } from '@vibe/contracts';
 import { LOCAL_DEV_JWT_SECRET, migrate, redactText } from '@vibe/platform';
 import { benchBuild } from './bench-build.js';
 import { benchDriftCommand } from './bench-drift.js';
+import { benchCommand, BenchUsageError, BENCH_USAGE } from './bench/bench-command.js';
 import { benchRealtimeCommand } from './bench-realtime-command.js';
 import { runReplay } from './replay-command.js';
 import { gatewayToken, localJwtSecret, tokenCommand, TokenUsageError } from './auth.js';
 import { runBuild } from './build-command.js';
 import { runPlan } from './plan-command.js';
+import { deleteCommand, listCommand, SESSIONS_USAGE, SessionsUsageError } from './sessions-command.js';
+import { CONTROL_PLANE_USAGE, controlPlaneCommand, ControlPlaneUsageError } from './control-plane-auth-command.js';
+import { MCP_CONFIG_USAGE, mcpConfigCommand, McpConfigUsageError } from './mcp-config-command.js';
 import { SAMPLE_VIBE } from './sample.js';
 import { SERVICES, startStack, type ServiceName } from './stack.js';
 
@@ -31,6 +35,11 @@ const USAGE = `Usage:
                                            publish-to-receipt latency in supabase-js, on a scratch stack
   npm run vibe -- bench-drift [--environments 100] [--checks 20] [--tamper-every 10] [--sentinels 1] [--provisioners 1]
                                            time to check one environment, and a round over many, on a scratch stack
+  npm run bench [-- <name>...]             every benchmark (or the named ones) on scratch stacks, written to
+                                           bench/results/latest.md and .json; npm run bench -- --help for sizes
+${SESSIONS_USAGE}
+${CONTROL_PLANE_USAGE}
+${MCP_CONFIG_USAGE}
 
 Environment: GATEWAY_URL (default http://127.0.0.1:3000), DATABASE_URL, NATS_URL, NATS_NAMESPACE.
 Signing in: VIBE_TOKEN (a Supabase access token) is sent when set; otherwise a gateway on this machine gets a
@@ -62,6 +71,39 @@ async function main(argv: string[]): Promise<number> {
       return benchRealtimeCommand(rest, out);
     case 'bench-drift':
       return benchDriftCommand(rest, out);
+    case 'bench':
+      if (rest.includes('--help')) {
+        out(BENCH_USAGE);
+        return 0;
+      }
+      return benchCommand(rest, out).catch((error: unknown) => {
+        if (error instanceof BenchUsageError) throw new UsageError(`${error.message}\n\n${BENCH_USAGE}`);
+        throw error;
+      });
+    case 'list':
+    case 'delete': {
+      const gatewayUrl = process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000';
+      const context = { gatewayUrl, token: gatewayToken(gatewayUrl).token, out };
+      return (command === 'list' ? listCommand(rest, context) : deleteCommand(rest, context)).catch(
+        (error: unknown) => {
+          if (error instanceof SessionsUsageError) throw new UsageError(error.message);
+          throw error;
+        },
+      );
+    }
+    case 'mcp-config': {
+      const gatewayUrl = process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000';
+      const context = { gatewayUrl, token: gatewayToken(gatewayUrl).token, out, err };
+      return mcpConfigCommand(rest, context).catch((error: unknown) => {
+        if (error instanceof McpConfigUsageError) throw new UsageError(error.message);
+        throw error;
+      });
+    }
+    case 'control-plane':
+      return controlPlaneCommand(rest, process.env, out).catch((error: unknown) => {
+        if (error instanceof ControlPlaneUsageError) throw new UsageError(error.message);
+        throw error;
+      });
     case undefined:
     case 'help':
     case '--help':

@@ -177,8 +177,12 @@ async function waitReady(processHandle: ServiceProcess, host: string, deadline: 
 /** Starts each service as its own process from its build output and waits until every /health is ready. */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
   const ports = { ...DEFAULT_PORTS, ...options.ports };
-  const env = options.env ?? {};
-  const host = env.HOST ?? '127.0.0.1';
+  const host = options.env?.HOST ?? '127.0.0.1';
+  // Share links of succeeded builds point at this stack's gateway unless told otherwise (issue 12).
+  const env = {
+    PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? `http://${host}:${ports.gateway}`,
+    ...options.env,
+  };
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const current = new Map<ServiceName, ServiceProcess>();
   const all = new Set<ServiceProcess>();

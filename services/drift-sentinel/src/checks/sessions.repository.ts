@@ -56,7 +56,8 @@ export class SessionsRepository {
              and l.classid::bigint = $2 and l.objid::bigint = (hashtext(lower(s.id::text))::bigint & 4294967295)
          ) as build_running,
          s.environment->>'ref' as environment_ref,
-         s.environment_removed_at is not null as environment_removed,
+         -- Deleted or expired (issue 12): its environment is being torn down, if it is not gone already.
+         (s.environment_removed_at is not null or s.deleted_at is not null) as environment_removed,
          s.plan,
          (s.options->'enableDriftSentinel' = 'true'::jsonb
            or s.plan->'options'->'enableDriftSentinel' = 'true'::jsonb) is true as drift_enabled,
@@ -85,13 +86,13 @@ export class SessionsRepository {
 
   /**
    * Sessions whose environment the schedule checks: built (succeeded, the graph at its end), with an
-   * environment that was not removed, and the drift sentinel asked for (in the options or the plan).
+   * environment that was not removed (nor deleted, nor expired), and the drift sentinel asked for (in the options or the plan).
    */
   async scheduled(): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `select id from public.build_sessions
        where status = 'succeeded' and graph_ended_at is not null
-         and environment is not null and environment_removed_at is null
+         and environment is not null and environment_removed_at is null and deleted_at is null
          and (options->'enableDriftSentinel' = 'true'::jsonb or plan->'options'->'enableDriftSentinel' = 'true'::jsonb)
        order by id`,
     );

@@ -16,7 +16,14 @@ export type AccessRule =
    * One session, named by a path or query parameter: `read` for its owner and holders of its share token, `write`
    * for its owner only. Others get 404, as for a session that does not exist.
    */
-  | { kind: 'session'; action: SessionAction; in: 'path' | 'query'; param: string };
+  | {
+      kind: 'session';
+      action: SessionAction;
+      in: 'path' | 'query';
+      param: string;
+      /** When the parameter is absent, the route does something else for a signed-in user (`GET /sessions` lists). */
+      whenAbsent?: 'user';
+    };
 
 export const ACCESS_RULE = 'vibe:access-rule';
 
@@ -27,8 +34,8 @@ export const Public = () => SetMetadata(ACCESS_RULE, { kind: 'public' } satisfie
 export const CreatesSession = () => SetMetadata(ACCESS_RULE, { kind: 'create_session' } satisfies AccessRule);
 
 /** Reads the session named by the parameter: its owner, or a holder of its share token. */
-export const ReadsSession = (where: 'path' | 'query', param: string) =>
-  SetMetadata(ACCESS_RULE, { kind: 'session', action: 'read', in: where, param } satisfies AccessRule);
+export const ReadsSession = (where: 'path' | 'query', param: string, options: { whenAbsent?: 'user' } = {}) =>
+  SetMetadata(ACCESS_RULE, { kind: 'session', action: 'read', in: where, param, ...options } satisfies AccessRule);
 
 /** Changes or acts on the session named by the parameter: its owner only (never a share token). */
 export const WritesSession = (where: 'path' | 'query', param: string) =>

@@ -133,6 +133,17 @@ export class AuthGuard implements CanActivate {
   ): Promise<void> {
     const source = (rule.in === 'path' ? request.params : request.query) as Record<string, unknown> | undefined;
     const id = source?.[rule.param];
+    if (id === undefined && rule.whenAbsent === 'user') {
+      // Without the session id the route is about the signed-in user's own sessions: a share token is no user.
+      if (tokenError) throw refused(tokenError);
+      if (!caller.userId) {
+        throw new UnauthorizedException(
+          `authorization: send your Supabase access token as Authorization: Bearer (without ${rule.param}, this ` +
+            "lists the signed-in user's sessions; a share token reads only its own session)",
+        );
+      }
+      return;
+    }
     if (typeof id !== 'string' || !UUID.test(id)) return;
 
     if (rule.action === 'write') {

@@ -13,7 +13,7 @@ nav ul { columns: 2; } code, pre { font: 13px/1.4 ui-monospace, monospace; }
 pre { background: #f5f5f5; padding: .6rem; overflow-x: auto; max-height: 24rem; }
 section.op { border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0; padding: .2rem 1rem 1rem; }
 .method { display: inline-block; min-width: 3.5rem; font-weight: 700; text-transform: uppercase; }
-.get { color: #0b6bcb; } .post { color: #15803d; }
+.get { color: #0b6bcb; } .post { color: #15803d; } .delete { color: #b91c1c; }
 table { border-collapse: collapse; width: 100%; } th, td { border-bottom: 1px solid #eee; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 `;
 

@@ -80,7 +80,9 @@ function response(doc: ResponseDoc): OpenApiResponse {
       ]),
     );
   }
-  if (doc.body && 'schema' in doc.body && typeof doc.body.schema === 'string') {
+  if (doc.body && 'oneOf' in doc.body) {
+    out.content = { 'application/json': { schema: { oneOf: doc.body.oneOf.map(ref) } } };
+  } else if (doc.body && 'schema' in doc.body && typeof doc.body.schema === 'string') {
     const named: { schema: SchemaName; array?: boolean } = doc.body;
     const schema = named.array ? { type: 'array', items: ref(named.schema) } : ref(named.schema);
     out.content = { 'application/json': { schema } };

@@ -3,6 +3,11 @@ import {
   CancelSessionResponse,
   CreateSessionRequest,
   CreateSessionResponse,
+  DeleteSessionResponse,
+  SESSION_LIST_DEFAULT_LIMIT,
+  SESSION_LIST_MAX_LIMIT,
+  SessionList,
+  SessionStatus,
   DriftAlertStatus,
   DriftAlertView,
   DriftReport,
@@ -61,7 +66,9 @@ export const REQUEST_SCHEMAS = { CreateSessionRequest } satisfies Record<string,
 export const RESPONSE_SCHEMAS = {
   CreateSessionResponse,
   CancelSessionResponse,
+  DeleteSessionResponse,
   SessionView,
+  SessionList,
   BuildEventView,
   DriftReport,
   DriftAlertView,
@@ -82,13 +89,14 @@ export interface ParameterDoc {
 
 export interface ResponseDoc {
   description: string;
-  /** A named schema (JSON), or a media type with an inline schema. */
-  body?: { schema: SchemaName; array?: boolean } | { contentType: string; schema?: z.ZodType };
+  /** A named schema (JSON), one of several named schemas (JSON), or a media type with an inline schema. */
+  body?:
+    { schema: SchemaName; array?: boolean } | { oneOf: SchemaName[] } | { contentType: string; schema?: z.ZodType };
   headers?: Record<string, { description: string; schema: z.ZodType }>;
 }
 
 export interface RouteDoc {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** OpenAPI form: `/sessions/{id}/cancel`. */
   path: string;
   operationId: string;
@@ -188,16 +196,79 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/sessions',
     operationId: 'getSession',
     tag: 'sessions',
-    summary: 'Read a session (spec §4.2)',
-    description: 'Its owner also gets its `shareToken`; a share-token holder does not.',
+    summary: "Read a session (spec §4.2), or without `id` list the caller's sessions",
+    description:
+      'With `id`: the session (`SessionView`); its owner also gets its `shareToken`, a share-token holder does not. ' +
+      "Without `id`: the signed-in caller's own sessions (`SessionList`), newest first, " +
+      `${SESSION_LIST_DEFAULT_LIMIT} per page unless \`limit\` says otherwise; continue with \`cursor\` = \`next\` of ` +
+      'the previous page (null on the last). Deleted sessions are left out unless `include_deleted=true`. A share ' +
+      'token does not list (401).',
     security: READERS,
-    parameters: [sessionId('query')],
+    parameters: [
+      { ...sessionId('query'), required: false, description: 'The session id (a uuid); without it, the listing' },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        description: `Listing: at most this many sessions (1 to ${SESSION_LIST_MAX_LIMIT})`,
+        schema: z.int().min(1).max(SESSION_LIST_MAX_LIMIT),
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        required: false,
+        description: 'Listing: continue after the previous page (its `next`), opaque to clients',
+        schema: z.string(),
+      },
+      {
+        name: 'status',
+        in: 'query',
+        required: false,
+        description: 'Listing: only sessions in this status',
+        schema: SessionStatus,
+      },
+      {
+        name: 'include_deleted',
+        in: 'query',
+        required: false,
+        description: 'Listing: also sessions that were deleted or expired (default false)',
+        schema: z.enum(['true', 'false']),
+      },
+    ],
     responses: {
-      200: { description: 'The session', body: json('SessionView') },
-      400: error('`id` is missing or not a uuid, or an unknown parameter was given'),
-      ...UNAUTHORIZED('neither a JWT nor a share token'),
+      200: {
+        description: 'The session (with `id`), or a page of sessions',
+        body: { oneOf: ['SessionView', 'SessionList'] },
+      },
+      400: error(
+        '`id` is not a uuid, `limit` is out of range, `cursor` is not a cursor of this API, `status` is unknown, ' +
+          'or an unknown parameter was given (listing parameters beside `id` included); the message names it',
+      ),
+      ...UNAUTHORIZED('neither a JWT nor a share token (to list: no JWT)'),
       404: error(NOT_VISIBLE),
       ...RATE_LIMITED,
+      ...UNEXPECTED,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/sessions/{id}',
+    operationId: 'deleteSession',
+    tag: 'sessions',
+    summary: 'Delete a session: tear its environment down, keep its audit trail',
+    description:
+      'Queues the teardown: a build still going is canceled first, then the environment is removed (the local ' +
+      'database dropped, the cloud branch or project deleted) and `environment_deleted` is emitted. The session and ' +
+      'its events stay readable, with `deletion` set; listings leave it out. Repeating it is harmless.',
+    security: ['ownerJwt'],
+    parameters: [sessionId('path')],
+    responses: {
+      202: { description: 'Accepted: the teardown is queued', body: json('DeleteSessionResponse') },
+      400: error('`id` is not a uuid'),
+      ...UNAUTHORIZED('no JWT (a share token never changes a session)'),
+      404: error(`${NOT_VISIBLE}; only its owner may do this`),
+      ...RATE_LIMITED,
+      503: error('The build queue (NATS) is unavailable: the delete was not recorded, retry later'),
       ...UNEXPECTED,
     },
   },
@@ -307,6 +378,28 @@ export const ROUTES: readonly RouteDoc[] = [
       400: error('`id` is not a uuid, or `status` is not open or resolved'),
       ...UNAUTHORIZED('neither a JWT nor a share token'),
       404: error(NOT_VISIBLE),
+      ...RATE_LIMITED,
+      ...UNEXPECTED,
+    },
+  },
+  {
+    method: 'get',
+    path: '/sessions/{id}/types',
+    operationId: 'getSessionTypes',
+    tag: 'sessions',
+    summary: "The TypeScript types of a succeeded build's schema (`database.types.ts`)",
+    description:
+      'What `supabase gen types typescript` writes for the environment (the `Database` type of ' +
+      '`createClient<Database>(url, key)`), generated from its catalog when the build finished; the same text as ' +
+      '`outputs.frontend.types`.',
+    security: READERS,
+    parameters: [sessionId('path')],
+    responses: {
+      200: text('application/typescript', 'The types file'),
+      400: error('`id` is not a uuid'),
+      ...UNAUTHORIZED('neither a JWT nor a share token'),
+      404: error(NOT_VISIBLE),
+      409: error('The build has not succeeded (yet), or it is from before builds handed over their types'),
       ...RATE_LIMITED,
       ...UNEXPECTED,
     },

@@ -10,12 +10,16 @@ import {
   type CancelSessionResponse,
   type CreateSessionRequest,
   type CreateSessionResponse,
+  type DeleteSessionResponse,
+  type SessionList,
+  type SessionStatus,
   type SessionView,
 } from '@vibe/contracts';
 import { redactText } from '@vibe/platform';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config.js';
 import { TooManyRequestsException } from '../limits/rate-limits.js';
 import { BuildCommandsPublisher } from './build-commands.publisher.js';
+import { type SessionCursor } from './session-cursor.js';
 import { SessionsRepository } from './sessions.repository.js';
 
 @Injectable()
@@ -42,6 +46,8 @@ export class SessionsService {
    */
   async create(request: CreateSessionRequest, createdBy: string | null): Promise<CreateSessionResponse> {
     const max = this.config.MAX_ACTIVE_BUILDS_PER_USER;
+    // Nobody can delete an anonymous build (it has no owner): it is a demo build, so it expires (issue 12).
+    if (createdBy === null) request = { ...request, options: { ...request.options, demo: true } };
     const inserted = await this.sessions.insertQueued(request, createdBy, max);
     if ('active' in inserted) {
       throw new TooManyRequestsException(
@@ -86,6 +92,33 @@ export class SessionsService {
       throw new ServiceUnavailableException('build queue unavailable; the cancel was not recorded, retry later');
     }
     return { sessionId: id, cancelRequested: true };
+  }
+
+  /** The caller's sessions, a page at a time (issue 12). Only signed-in users get here (the AuthGuard). */
+  list(
+    owner: string,
+    options: { limit: number; after?: SessionCursor; status?: SessionStatus; includeDeleted: boolean },
+  ): Promise<SessionList> {
+    return this.sessions.listForOwner(owner, options);
+  }
+
+  /**
+   * Deletes a session for good (issue 12): queues its teardown, which an orchestrator carries out (a build still
+   * going is canceled first, the environment removed, `environment_deleted` emitted); the row and its events stay.
+   * Repeating it is harmless; once the teardown has completed nothing is sent again. Only its owner gets here.
+   */
+  async delete(id: string): Promise<DeleteSessionResponse> {
+    const session = await this.sessions.find(id);
+    if (!session) throw new NotFoundException(`id: no session ${id}`);
+    if (!session.deletion?.completedAt) {
+      try {
+        await this.commands.delete(id, 'owner');
+      } catch (error) {
+        this.logger.error(`build queue refused the delete of session ${id}: ${redactText(String(error))}`);
+        throw new ServiceUnavailableException('build queue unavailable; the delete was not recorded, retry later');
+      }
+    }
+    return { sessionId: id, deleteRequested: true };
   }
 
   async get(id: string, options: { withShareToken?: boolean } = {}): Promise<SessionView> {

@@ -12,6 +12,7 @@ import {
   consumeDurable,
   decodeJson,
   JETSTREAM,
+  ProvisionError,
   redactText,
   type ConsumeLoop,
   type Disposition,
@@ -20,7 +21,7 @@ import {
 import type { JsMsg } from '@nats-io/jetstream';
 import { ORCHESTRATOR_CONFIG, type OrchestratorConfig } from '../config.js';
 import { errorMessage } from '../graph/step.js';
-import { BuildService, type DriveOutcome } from './build.service.js';
+import { BuildService, type DriveOutcome, type TeardownOutcome } from './build.service.js';
 
 /**
  * JetStream entry: build commands from the work queue, one durable consumer shared by all replicas. The
@@ -85,6 +86,27 @@ export class BuildConsumer implements OnApplicationBootstrap, BeforeApplicationS
             return ACK;
           }
           return this.disposition(outcome);
+        }
+        case 'delete': {
+          let outcome: TeardownOutcome;
+          try {
+            outcome = await this.builds.teardown(command.sessionId, command.reason);
+          } catch (error) {
+            if (!(error instanceof ProvisionError) || error.transient) throw error;
+            // The provisioner refused for good: retrying the command now changes nothing. The session stays
+            // deleted with its teardown pending, and the sweeper sends it again after TEARDOWN_RESEND_AFTER_MS.
+            const reason = `session ${command.sessionId}: environment teardown refused: ${redactText(errorMessage(error))}`;
+            this.logger.error(reason);
+            return { term: reason };
+          }
+          if (outcome === 'unknown') {
+            this.logger.log(`session ${command.sessionId}: nothing to delete (unknown session)`);
+            return ACK;
+          }
+          // Another driver holds the session (its build stops at the next boundary, it was asked to cancel):
+          // the command comes back after a delay and finds the build ended.
+          if (outcome === 'busy') return { nak: backoff(msg.info.deliveryCount) };
+          return outcome === 'stopped' ? { nak: 0 } : ACK;
         }
         default: {
           const unknown: never = command;

@@ -15,7 +15,7 @@ import { createCheckpointer } from './checkpointer.js';
 import { Drive, DriveStoppedError } from './drive.js';
 import { JetStreamProvisioner } from './provisioner.adapter.js';
 import { SessionLeases } from './session-lease.js';
-import { FINAL_STATUSES, SessionsRepository, type SessionToDrive } from './sessions.repository.js';
+import { FINAL_STATUSES, SessionsRepository, type DeletionReason, type SessionToDrive } from './sessions.repository.js';
 import { SpecChunksRepository } from './spec-chunks.repository.js';
 import { isTransientError } from './transient.js';
 
@@ -27,6 +27,9 @@ import { isTransientError } from './transient.js';
 export type DriveOutcome = 'completed' | 'finished' | 'unknown' | 'busy' | 'stopped';
 
 export type DriveTrigger = 'command' | 'cancel' | 'adoption';
+
+/** How a teardown ended: done now or before, no such session, or handed back (another driver, shutdown). */
+export type TeardownOutcome = 'completed' | 'already_done' | 'unknown' | 'busy' | 'stopped';
 
 /**
  * Drives builds (DESIGN.md §4). One session is driven by one process at a time: the driver holds the
@@ -80,6 +83,7 @@ export class BuildService implements OnModuleInit {
         maxDelayMs: this.config.STEP_RETRY_MAX_DELAY_MS,
       },
       analytics: { icebergWrapper: this.config.ANALYTICS_ICEBERG_WRAPPER ?? null },
+      handover: { publicBaseUrl: this.config.PUBLIC_BASE_URL },
       now: () => Date.now(),
     };
     this.graph = buildGraph(deps, this.checkpointer);
@@ -135,6 +139,72 @@ export class BuildService implements OnModuleInit {
     if (!(await this.sessions.requestCancel(sessionId))) return 'nothing_to_cancel';
     this.logger.log(`session ${sessionId}: cancel requested`);
     return this.drive(sessionId, 'cancel');
+  }
+
+  /**
+   * Tears a deleted (`owner`) or expired demo session's environment down for good (issue 12), keeping its row
+   * and events. A build still going is canceled first and driven to its end here (its cancel removes the
+   * environment as usual); then, holding the session's lease so that no driver runs beside it, the provisioner's
+   * idempotent `delete_environment` makes sure the environment is gone, and `environment_deleted` or
+   * `environment_expired` is emitted once (a derived event id). Every step may run again after a crash.
+   * `busy` / `stopped`: another driver holds the session, or this process is stopping; the command comes back.
+   */
+  async teardown(sessionId: string, reason: DeletionReason): Promise<TeardownOutcome> {
+    const marked = await this.sessions.markDeleted(sessionId, reason);
+    if (!marked) return 'unknown';
+    if (marked.completed) return 'already_done';
+    if (!marked.graphEnded) {
+      if (await this.sessions.requestCancel(sessionId)) {
+        this.logger.log(`session ${sessionId}: canceling its build before the environment is torn down`);
+      }
+      const outcome = await this.drive(sessionId, 'cancel');
+      if (outcome === 'busy' || outcome === 'stopped') return outcome;
+    }
+    if (this.shutdown) return 'stopped';
+    const lease = await this.leases.tryAcquire(sessionId);
+    if (!lease) return 'busy';
+    try {
+      const state = await this.sessions.teardownState(sessionId);
+      if (!state || state.completed) return 'already_done';
+      if (!state.graphEnded) return 'busy';
+      const removal = await this.provisioner.call(sessionId, 'environment:teardown', {
+        tool: 'delete_environment',
+        environmentRef: state.environment?.ref ?? null,
+      });
+      await this.sessions.markEnvironmentRemoved(sessionId);
+      const environment = state.environment?.ref ?? (removal.deleted ? removal.ref : null);
+      const what = environment
+        ? removal.deleted
+          ? `environment ${environment} removed`
+          : `environment ${environment} was already gone`
+        : 'the build had no environment';
+      const canceled = state.canceledForDeletion ? ' after its build was canceled' : '';
+      const common = { environment, removed: removal.deleted, buildCanceled: state.canceledForDeletion };
+      if ((state.reason ?? reason) === 'expired') {
+        const ttlSeconds = this.config.DEMO_ENVIRONMENT_TTL_SECONDS;
+        const expiredAt = new Date(state.createdAt.getTime() + ttlSeconds * 1000).toISOString();
+        await this.events.emit(
+          sessionId,
+          'environment_expired',
+          'teardown',
+          `Demo environment expired (${ttlSeconds} s after it was created): ${what}${canceled}; the session and its events are kept`,
+          { ...common, ttlSeconds, expiredAt },
+        );
+      } else {
+        await this.events.emit(
+          sessionId,
+          'environment_deleted',
+          'teardown',
+          `Session deleted by its owner: ${what}${canceled}; the session and its events are kept`,
+          common,
+        );
+      }
+      await this.sessions.markTeardownCompleted(sessionId);
+      this.logger.log(`session ${sessionId}: torn down (${state.reason ?? reason}): ${what}`);
+      return 'completed';
+    } finally {
+      await lease.release();
+    }
   }
 
   /**

@@ -22,6 +22,23 @@ export interface SessionToDrive {
   environment: EnvironmentInfo | null;
 }
 
+export type DeletionReason = 'owner' | 'expired';
+
+/** Where the teardown of a deleted (or expired) session stands (migration 0006). */
+export interface TeardownState {
+  status: SessionStatus;
+  graphEnded: boolean;
+  environment: EnvironmentInfo | null;
+  /** The reason recorded first; null when the session is not deleted. */
+  reason: DeletionReason | null;
+  deletedAt: Date | null;
+  createdAt: Date;
+  /** The environment is gone and the teardown's event was emitted. */
+  completed: boolean;
+  /** The build was still going when the deletion came, and was canceled for it. */
+  canceledForDeletion: boolean;
+}
+
 export const FINAL_STATUSES: ReadonlySet<SessionStatus> = new Set(['succeeded', 'failed', 'canceled']);
 
 /**
@@ -39,6 +56,16 @@ export class SessionsRepository implements SessionStorePort {
       if (pgErrorCode(error) !== '42703' && pgErrorCode(error) !== '42P01') throw error;
       throw new Error(
         'the control plane lacks the build_sessions columns of migration 0003: apply the control-plane migrations (npm run db:migrate)',
+      );
+    }
+    try {
+      await this.pool.query(
+        'select deleted_at, deletion_reason, teardown_completed_at from public.build_sessions limit 0',
+      );
+    } catch (error) {
+      if (pgErrorCode(error) !== '42703') throw error;
+      throw new Error(
+        'the control plane lacks the build_sessions columns of migration 0006: apply the control-plane migrations (npm run db:migrate)',
       );
     }
   }
@@ -175,6 +202,104 @@ export class SessionsRepository implements SessionStorePort {
        where id = $1 and status in ('queued', 'running')`,
       [sessionId, result.status, outputs, error],
     );
+  }
+
+  /**
+   * Records that the session is deleted (`owner`) or expired, unless it already is (the first reason and time
+   * win), and returns where its teardown stands; null for an unknown session.
+   */
+  async markDeleted(sessionId: string, reason: DeletionReason): Promise<TeardownState | null> {
+    await this.pool.query(
+      `update public.build_sessions set deleted_at = now(), deletion_reason = $2
+       where id = $1 and deleted_at is null`,
+      [sessionId, reason],
+    );
+    return this.teardownState(sessionId);
+  }
+
+  async teardownState(sessionId: string): Promise<TeardownState | null> {
+    const { rows } = await this.pool.query<{
+      status: string;
+      graph_ended: boolean;
+      environment: unknown;
+      deletion_reason: DeletionReason | null;
+      deleted_at: Date | null;
+      created_at: Date;
+      teardown_completed: boolean;
+      canceled_for_deletion: boolean;
+    }>(
+      `select status, graph_ended_at is not null as graph_ended, environment, deletion_reason, deleted_at,
+         created_at, teardown_completed_at is not null as teardown_completed,
+         (status = 'canceled' and cancel_requested_at is not null and cancel_requested_at >= deleted_at)
+           is true as canceled_for_deletion
+       from public.build_sessions where id = $1`,
+      [sessionId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      status: SessionStatus.parse(row.status),
+      graphEnded: row.graph_ended,
+      environment: (row.environment as EnvironmentInfo | null) ?? null,
+      reason: row.deletion_reason,
+      deletedAt: row.deleted_at,
+      createdAt: row.created_at,
+      completed: row.teardown_completed,
+      canceledForDeletion: row.canceled_for_deletion,
+    };
+  }
+
+  async markTeardownCompleted(sessionId: string): Promise<void> {
+    await this.pool.query(
+      `update public.build_sessions set teardown_completed_at = coalesce(teardown_completed_at, now())
+       where id = $1 and deleted_at is not null`,
+      [sessionId],
+    );
+  }
+
+  /**
+   * The demo sweeper's claim (safe with several replicas): marks up to `limit` demo sessions older than the TTL
+   * as expired, each by exactly one replica (`for update skip locked`), and returns their ids.
+   */
+  async claimExpiredDemos(ttlSeconds: number, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `with due as (
+         select id from public.build_sessions
+         where deleted_at is null and (options ->> 'demo') = 'true'
+           and created_at < now() - make_interval(secs => $1::double precision)
+         order by created_at
+         limit $2
+         for update skip locked
+       )
+       update public.build_sessions s set deleted_at = now(), deletion_reason = 'expired'
+       from due where s.id = due.id
+       returning s.id`,
+      [ttlSeconds, limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Deleted sessions whose teardown has not ended `staleMs` after it was asked for (its command was lost). */
+  async staleTeardowns(staleMs: number, limit: number): Promise<Array<{ id: string; reason: DeletionReason }>> {
+    const { rows } = await this.pool.query<{ id: string; reason: DeletionReason }>(
+      `select id, deletion_reason as reason from public.build_sessions
+       where deleted_at is not null and teardown_completed_at is null
+         and deleted_at < now() - make_interval(secs => $1::double precision / 1000)
+       order by deleted_at
+       limit $2`,
+      [staleMs, limit],
+    );
+    return rows;
+  }
+
+  async shareToken(sessionId: string): Promise<string> {
+    const { rows } = await this.pool.query<{ share_token: string }>(
+      'select share_token from public.build_sessions where id = $1',
+      [sessionId],
+    );
+    const token = rows[0]?.share_token;
+    if (!token) throw new Error(`session ${sessionId} has no share token`);
+    return token;
   }
 
   async markEnvironmentRemoved(sessionId: string): Promise<void> {

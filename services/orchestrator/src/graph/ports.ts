@@ -38,6 +38,8 @@ export interface SessionStorePort {
   ): Promise<void>;
   /** Records that the environment of a canceled or failed build is gone (so it is no longer marked for removal). */
   markEnvironmentRemoved(sessionId: string): Promise<void>;
+  /** The session's share token, for the share link a succeeded build hands over. */
+  shareToken(sessionId: string): Promise<string>;
 }
 
 export interface StoredChunk {
@@ -102,6 +104,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** What finalize hands a frontend (issue 12): share links point at the gateway's public URL. */
+export interface HandoverSettings {
+  /** Without a trailing slash, e.g. `https://vibe.example.com`. */
+  publicBaseUrl: string;
+}
+
 /** Analytics settings (spec §10.2): an S3 / Iceberg wrapper's foreign table (`schema.table`), when configured. */
 export interface AnalyticsSettings {
   icebergWrapper: string | null;
@@ -119,4 +127,5 @@ export interface BuildDeps {
   now(): number;
   /** Unset: analytics reads the environment's own tables (local views). */
   analytics?: AnalyticsSettings;
+  handover: HandoverSettings;
 }

@@ -65,6 +65,7 @@ export function summarizeInput(command: ProvisionCommand): Record<string, unknow
     case 'list_edge_functions':
     case 'get_project_url':
     case 'get_publishable_keys':
+    case 'generate_typescript_types':
       return {};
     case 'delete_environment':
       return { environmentRef: command.environmentRef };
@@ -147,6 +148,10 @@ export function summarizeOutput(command: ProvisionCommand, result: ProvisionResu
       const { keys } = ProvisionOutputs.get_publishable_keys.parse(result.output);
       // Publishable keys are not secrets, but they are JWTs, and no JWT goes into an event (DESIGN.md §6).
       return { keys: keys.map((key) => ({ name: key.name, type: key.type, disabled: key.disabled })) };
+    }
+    case 'generate_typescript_types': {
+      const { types } = ProvisionOutputs.generate_typescript_types.parse(result.output);
+      return typesSummary(types);
     }
     case 'delete_environment':
       return ProvisionOutputs.delete_environment.parse(result.output);
@@ -277,6 +282,8 @@ export function summarizeMcpOutput(tool: string, outcome: ToolOutcome): Record<s
           }),
         ),
       );
+    case 'generate_typescript_types':
+      return typeof record.types === 'string' ? typesSummary(record.types) : capped(clipValues(redact(record)));
     case 'get_publishable_keys': {
       const keys = Array.isArray(record.keys) ? (record.keys as Array<Record<string, unknown>>) : [];
       return { keys: keys.map((key) => ({ name: key.name, type: key.type, disabled: key.disabled ?? null })) };
@@ -410,4 +417,9 @@ function capped(value: unknown): Record<string, unknown> {
   >;
   const bytes = Buffer.byteLength(JSON.stringify(record));
   return bytes <= SUMMARY_BYTES ? record : { summarized: false, bytes };
+}
+
+/** A types file in an event: its size, not its text. */
+function typesSummary(types: string): Record<string, unknown> {
+  return { typesLength: types.length, lines: types.split('\n').length };
 }

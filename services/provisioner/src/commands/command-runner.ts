@@ -22,6 +22,7 @@ import {
   toPublishableKeys,
   toRows,
   toTables,
+  toTypescriptTypes,
 } from './mcp-outputs.js';
 
 /**
@@ -90,6 +91,10 @@ export async function runCommand(
     case 'get_publishable_keys':
       return ProvisionOutputs.get_publishable_keys.parse({
         keys: toPublishableKeys(await mcp().call('read-only', 'get_publishable_keys', {})),
+      });
+    case 'generate_typescript_types':
+      return ProvisionOutputs.generate_typescript_types.parse({
+        types: toTypescriptTypes(await mcp().call('read-only', 'generate_typescript_types', {})),
       });
     case 'invoke_edge_function': {
       if (!context.api) throw new Error('invoke_edge_function needs the environment API, which is not configured');

@@ -70,6 +70,9 @@ const PublishableKeysValue = z.object({
   ),
 });
 
+/** The Management API's `GET /v1/projects/{ref}/types/typescript` answer, which the official tool passes on. */
+const TypescriptTypesValue = z.object({ types: z.string().min(1) });
+
 function read<S extends z.ZodType>(schema: S, tool: string, value: unknown): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
@@ -191,4 +194,8 @@ export function toPublishableKeys(value: unknown): ProvisionOutput<'get_publisha
     apiKey: key.api_key,
     disabled: key.disabled ?? false,
   }));
+}
+
+export function toTypescriptTypes(value: unknown): string {
+  return read(TypescriptTypesValue, 'generate_typescript_types', value).types;
 }

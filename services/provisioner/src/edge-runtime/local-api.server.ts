@@ -59,6 +59,11 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     this.pool = new WorkerPool({ maxWorkers: config.EDGE_RUNTIME_MAX_WORKERS, idleMs: config.EDGE_RUNTIME_IDLE_MS });
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
+    // Environments record the URL this API serves them under (EnvironmentInfo.apiUrl), port included.
+    driver.serveApiAt(async () => {
+      await this.listen();
+      return this.template;
+    });
   }
 
   /**

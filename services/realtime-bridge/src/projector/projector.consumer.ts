@@ -8,7 +8,7 @@ import {
 import { type JsMsg } from '@nats-io/jetstream';
 import {
   ACK,
-  consumeDurable,
+  consumeDurableBatches,
   JETSTREAM,
   metrics,
   redactText,
@@ -18,16 +18,21 @@ import {
 } from '@vibe/platform';
 import { REALTIME_SINK, type RealtimeSink } from '../realtime/realtime-sink.js';
 import { BuildEventsRepository } from './build-events.repository.js';
-import { decodeEvent, dispositionForFailure, toBroadcast, toRow } from './projection.js';
+import { decodeEvent, dispositionForFailure, toBroadcast, toRow, type BuildEventRow } from './projection.js';
+
+/** The most events written in one insert. */
+const MAX_BATCH = 500;
 
 /**
  * The projector: the durable consumer of BUILD_EVENTS that writes `build_events`. It acks only after the
  * insert committed, naks with backoff what may pass later, and terminates (and logs) what never can.
  *
- * One message at a time, in stream order: ordering within a session needs no more care. After the row is
- * committed the event is broadcast on `build:{sessionId}`, so whatever a client received is already in
+ * One batch at a time, in stream order: what arrived while the last batch was being written is written next,
+ * in one insert (so a lone event is written at once, and a backlog hundreds at a time). After the rows are
+ * committed the events are broadcast on `build:{sessionId}`, so whatever a client received is already in
  * `build_events` and `GET /events?after=` fills any gap. A redelivered event is broadcast again (clients
- * keep events by id); a broadcast never holds back the projection. Batching is for when the load asks for it.
+ * keep events by id); a broadcast never holds back the projection. A batch that cannot be written whole
+ * (one event's session missing, say) is written one event at a time, each settled on its own.
  */
 @Injectable()
 export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -42,16 +47,58 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
 
   onApplicationBootstrap(): void {
     const { streams, consumers } = this.jetstream.topology;
-    this.loop = consumeDurable(this.jetstream, streams.events, consumers.projector, (msg) => this.handle(msg), {
-      concurrency: 1,
-      onError: (error, msg: JsMsg | undefined) =>
-        this.logger.error(`${msg ? `stream seq ${msg.seq}: ` : 'consume loop: '}${redactText(String(error))}`),
-    });
+    this.loop = consumeDurableBatches(
+      this.jetstream,
+      streams.events,
+      consumers.projector,
+      (msgs) => this.handleBatch(msgs),
+      {
+        maxBatch: MAX_BATCH,
+        // Below the consumer's ack wait (libs/platform consumerConfigs).
+        heartbeatMs: 1500,
+        onError: (error, msg: JsMsg | undefined) =>
+          this.logger.error(`${msg ? `stream seq ${msg.seq}: ` : 'consume loop: '}${redactText(String(error))}`),
+      },
+    );
     this.logger.log(`projecting ${streams.events} into build_events (consumer ${consumers.projector})`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.loop?.stop();
+  }
+
+  /** One disposition per message, in order: the batch's rows in one insert, acked after it committed. */
+  async handleBatch(msgs: JsMsg[]): Promise<Disposition[]> {
+    if (msgs.length === 1) return [await this.handle(msgs[0]!)];
+    const dispositions: Disposition[] = [];
+    const decoded: Array<{ index: number; row: BuildEventRow; version: number }> = [];
+    for (const [index, msg] of msgs.entries()) {
+      const event = decodeEvent(msg.data);
+      if (!event.ok) {
+        dispositions[index] = this.terminate(msg, event.reason);
+        continue;
+      }
+      const { row, redacted } = toRow(event.event, msg.seq);
+      if (redacted) this.logger.warn(`event ${row.id} (${row.type}) carried a secret; it was redacted before storing`);
+      decoded.push({ index, row, version: event.event.version });
+    }
+    const unique = new Map<string, BuildEventRow>();
+    for (const { row } of decoded) if (!unique.has(row.id)) unique.set(row.id, row);
+    try {
+      await this.events.insertMany([...unique.values()]);
+    } catch {
+      // One event that cannot be stored fails the statement: each is written and settled on its own.
+      for (const { index } of decoded) dispositions[index] = await this.handle(msgs[index]!);
+      return dispositions;
+    }
+    const types = new Map<string, number>();
+    for (const { index, row, version } of decoded) {
+      types.set(row.type, (types.get(row.type) ?? 0) + 1);
+      this.realtime.event(toBroadcast(row, version));
+      dispositions[index] = ACK;
+    }
+    for (const [type, count] of types) metrics.eventsProjected.inc({ type }, count);
+    return dispositions;
   }
 
   async handle(msg: JsMsg): Promise<Disposition> {

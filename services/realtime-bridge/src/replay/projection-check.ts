@@ -58,19 +58,25 @@ export async function replayIntoScratch(
   let messages = 0;
   let skipped = 0;
   let batch: BuildEventRow[] = [];
+  // One insert in flight while the next batch is read and decoded: reading and writing overlap.
+  let writing: Promise<unknown> = Promise.resolve();
   const flush = async () => {
+    await writing;
     if (batch.length === 0) return;
+    const rows = JSON.stringify(batch);
+    batch = [];
     // The first copy of an event wins, as in the projector (`on conflict do nothing`).
-    await client.query(
+    writing = client.query(
       `insert into ${SCRATCH} (id, session_id, ts, type, message, payload, seq)
        select id, "sessionId", ts, type, message, payload, seq
        from jsonb_to_recordset($1::jsonb)
          as r(id uuid, "sessionId" uuid, ts timestamptz, type text, message text, payload jsonb, seq bigint)
        order by seq
        on conflict (id) do nothing`,
-      [JSON.stringify(batch)],
+      [rows],
     );
-    batch = [];
+    // Observed now, so that a failure is not an unhandled rejection; thrown by the next flush.
+    writing.catch(() => undefined);
   };
   for await (const message of readEventStream(ctx, subject, throughSeq)) {
     messages++;
@@ -80,9 +86,10 @@ export async function replayIntoScratch(
       continue;
     }
     batch.push(toRow(decoded.event, message.seq).row);
-    if (batch.length >= 500) await flush();
+    if (batch.length >= 2000) await flush();
   }
   await flush();
+  await writing;
   return { messages, skipped, throughSeq, elapsedMs: performance.now() - started };
 }
 

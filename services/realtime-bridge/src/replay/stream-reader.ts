@@ -25,7 +25,7 @@ export async function* readEventStream(
   try {
     if ((await consumer.info(true)).num_pending === 0) return;
     for (;;) {
-      const batch = await consumer.fetch({ max_messages: 1000, expires: 5000 });
+      const batch = await consumer.fetch({ max_messages: 4000, expires: 5000 });
       let received = 0;
       for await (const msg of batch as AsyncIterable<JsMsg>) {
         received++;

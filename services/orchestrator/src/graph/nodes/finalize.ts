@@ -1,20 +1,24 @@
-import type { BuildVerification } from '@vibe/contracts';
+import type { BuildVerification, FrontendHandover } from '@vibe/contracts';
 import { verificationFailureMessage } from '@vibe/planning';
 import { errorMessage, type StepBody } from '../step.js';
 import type { BuildFailure } from '../state.js';
 import { removeEnvironment } from './discard-environment.js';
+import { collectHandover } from './handover.js';
 import { verifyEnvironment } from './verify.js';
 
 /**
  * Spec §6.1 `finalize`: a build that reached it without a failure is verified first (DESIGN.md §6: schema,
  * RLS, policies, the executed access matrix, no ERROR lint; `verify.ts`); one that fails verification is
- * failed, naming what failed, and its environment is removed like any failed build's. The session's status
+ * failed, naming what failed, and its environment is removed like any failed build's. A verified one is
+ * handed over (`handover.ts`: API URL, publishable key, Edge Function URLs, types, share link) into
+ * `outputs.frontend`. The session's status
  * and outputs are written first, then `build_succeeded` or `build_failed`, so that a client which sees the
  * event and reads the session finds them in agreement.
  */
 export const finalize: StepBody = async (state, deps, ctx) => {
   let failure: BuildFailure | null = state.failure;
   let verification: BuildVerification | undefined;
+  let frontend: FrontendHandover | undefined;
   if (!failure) {
     try {
       verification = await verifyEnvironment(state, deps, ctx);
@@ -25,6 +29,24 @@ export const finalize: StepBody = async (state, deps, ctx) => {
       if (deps.control.isTransient(error)) throw error;
       failure = { step: 'verify', message: `the environment could not be verified: ${errorMessage(error)}` };
     }
+    if (!failure && verification) {
+      await deps.events.emit(
+        state.sessionId,
+        'step_completed',
+        'verify',
+        `Verified the environment: ${verificationSummary(verification)}`,
+        { step: 'verify', done: verifiedItems(verification), deferred: [] },
+      );
+    }
+    if (!failure) {
+      // What a frontend needs (issue 12), read from the environment; without it the build is of no use.
+      try {
+        frontend = await collectHandover(state, deps, ctx);
+      } catch (error) {
+        if (deps.control.isTransient(error)) throw error;
+        failure = { step: 'handover', message: `the environment could not be handed over: ${errorMessage(error)}` };
+      }
+    }
     if (failure) {
       // An environment that failed its proof is not handed over: removed, as after any failed step.
       const removal = await removeEnvironment(state, 'finalize', deps, ctx);
@@ -33,7 +55,7 @@ export const finalize: StepBody = async (state, deps, ctx) => {
           state.sessionId,
           'step_completed',
           'discard_environment',
-          `After the failure at verify: ${removal.note}`,
+          `After the failure at ${failure.step}: ${removal.note}`,
           {
             step: 'discard_environment',
             done: removal.kept ? [] : [removal.note],
@@ -41,13 +63,14 @@ export const finalize: StepBody = async (state, deps, ctx) => {
           },
         );
       }
-    } else if (verification) {
+    } else if (frontend) {
+      // The event says what was handed over, never the key or the share link (they are in the outputs only).
       await deps.events.emit(
         state.sessionId,
         'step_completed',
-        'verify',
-        `Verified the environment: ${verificationSummary(verification)}`,
-        { step: 'verify', done: verifiedItems(verification), deferred: [] },
+        'handover',
+        `Handed over: API URL ${frontend.apiUrl}, the publishable key, ${frontend.edgeFunctions.length} Edge Function URL(s), TypeScript types (${frontend.types.length} characters) and a share link`,
+        { step: 'handover', done: handedOver(frontend), deferred: [] },
       );
     }
   }
@@ -74,6 +97,7 @@ export const finalize: StepBody = async (state, deps, ctx) => {
       deferred: state.deferred,
       durationMs,
       ...(verification && { verification }),
+      ...(frontend && { frontend }),
     },
   });
   await deps.events.emit(
@@ -106,5 +130,15 @@ function verifiedItems(verification: BuildVerification): string[] {
     `access matrix: ${verification.matrix.cells.length} cells (anon, owner, other user, service role × select, insert, update, delete) as expected`,
     `security advisor: no ERROR lint, ${verification.lints.warnings.length} WARN, ${verification.lints.info} INFO`,
     ...verification.lints.warnings.map((lint) => `WARN lint ${lint.name} on ${lint.object} (reported)`),
+  ];
+}
+
+function handedOver(frontend: FrontendHandover): string[] {
+  return [
+    `API URL ${frontend.apiUrl}`,
+    `publishable key (${frontend.publishableKeyType === 'legacy' ? 'the anon key' : 'an sb_publishable_ key'})`,
+    ...frontend.edgeFunctions.map((fn) => `Edge Function ${fn.slug} at ${fn.url}`),
+    `TypeScript types of the schema at ${frontend.typesPath}`,
+    'a supabase-js snippet and a share link',
   ];
 }

@@ -4,6 +4,7 @@ import type { EnvironmentInfo, ProvisionCommand, ProvisionCommandOf, ProvisionOu
 import { createPool, pgErrorCode, quoteIdent, withDatabase, type Pool, type PoolClient } from '@vibe/platform';
 import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../../config.js';
 import { PermanentFailure, type EnvironmentDriver } from '../driver.js';
+import { ConnectionBudget } from './connection-budget.js';
 import { CLUSTER_ROLES_SQL, ENVIRONMENT_BOOTSTRAP_SQL } from './bootstrap.sql.js';
 import {
   bootstrapFingerprint,
@@ -22,6 +23,8 @@ import { asFailure } from './pg-errors.js';
 const APPLICATION_NAME = 'vibe-provisioner';
 /** First key of every advisory lock the driver takes ("vibe" in ASCII); the second is hashtext(name). */
 const LOCK_CLASS = 0x76696265;
+/** An environment connection unused this long is closed. */
+const ENVIRONMENT_IDLE_MS = 10_000;
 /** A clone finds its template busy while anything is connected to it; that passes within milliseconds. */
 const CLONE_ATTEMPTS = 8;
 
@@ -29,17 +32,27 @@ const CLONE_ATTEMPTS = 8;
  * The local driver (DESIGN.md §3): one database per session on a Postgres server, bootstrapped to look like
  * a Supabase project. "branch" clones a prepared template database; "project" bootstraps an empty one.
  *
- * The admin connection (ENV_DATABASE_URL) creates databases; each environment gets a small pool of its own.
+ * The admin connection (ENV_DATABASE_URL) creates databases; connections to the environments share one budget
+ * (ENV_MAX_CONNECTIONS), the least recently used idle one closed first when another environment needs it.
  * Locks that must hold across provisioner replicas are advisory locks on the admin database.
  */
 @Injectable()
 export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown {
   readonly kind = 'local';
   private readonly admin: Pool;
-  private readonly pools = new Map<string, Pool>();
+  private readonly connections: ConnectionBudget<pg.Client>;
+  /** Environments seen finished (marked by create_environment): not looked up again. */
+  private readonly known = new Set<string>();
+  /** Connections whose server side is gone (an `error` event while idle): closed, not reused. */
+  private readonly broken = new WeakSet<pg.Client>();
   private readonly server: { host: string; port: number };
   private readonly fingerprint = bootstrapFingerprint(ENVIRONMENT_BOOTSTRAP_SQL);
   private readonly template: string;
+  /**
+   * Where the local API serves environments (`{ref}` standing for the ref): ENV_API_URL until the local API
+   * says which port it really listens on (ENV_API_URL's port 0, or a taken one).
+   */
+  private apiUrlTemplate: () => Promise<string> = () => Promise.resolve(this.config.ENV_API_URL);
   private rolesReady: Promise<void> | undefined;
   private templateReady: Promise<void> | undefined;
 
@@ -47,6 +60,17 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
     this.admin = createPool(config.ENV_DATABASE_URL, APPLICATION_NAME, 4);
     this.server = serverAddress(config.ENV_DATABASE_URL);
     this.template = templateDatabaseName(config.ENV_DB_PREFIX, ENVIRONMENT_BOOTSTRAP_SQL);
+    this.connections = new ConnectionBudget<pg.Client>({
+      max: config.ENV_MAX_CONNECTIONS,
+      idleMs: ENVIRONMENT_IDLE_MS,
+      open: (ref) => this.connect(ref),
+      close: (client) => client.end(),
+    });
+  }
+
+  /** The local API tells the driver the URL it serves (src/edge-runtime/local-api.server.ts). */
+  serveApiAt(template: () => Promise<string>): void {
+    this.apiUrlTemplate = template;
   }
 
   targetOf(command: ProvisionCommand): string | null {
@@ -88,9 +112,8 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
     }
     try {
       return await this.withAdminLock(`environment:${ref}`, async (admin) => {
-        const pool = this.pools.get(ref);
-        this.pools.delete(ref);
-        await pool?.end().catch(() => undefined);
+        this.known.delete(ref);
+        this.connections.forget(ref);
         if (!(await databaseState(admin, ref))) return { ref, deleted: false };
         await admin.query(`drop database if exists ${quoteIdent(ref)} with (force)`);
         return { ref, deleted: true };
@@ -107,9 +130,10 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
     await this.ensureRoles();
     if (command.mode === 'branch') await this.ensureTemplate();
     return this.withAdminLock(`environment:${ref}`, async (admin) => {
+      const apiUrl = (await this.apiUrlTemplate()).replaceAll('{ref}', encodeURIComponent(ref));
       const state = await databaseState(admin, ref);
       const existing = parseEnvironmentMarker(state?.comment);
-      if (existing) return { environment: this.environmentInfo(ref, existing) };
+      if (existing) return { environment: this.environmentInfo(ref, existing, apiUrl) };
       let bootstrapped = false;
       if (!state) {
         if (command.mode === 'branch') {
@@ -125,17 +149,19 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
       // Database settings are not copied from a template, so every environment gets its own.
       await admin.query(`alter database ${quoteIdent(ref)} set search_path to "$user", public, extensions`);
       await admin.query(`comment on database ${quoteIdent(ref)} is ${admin.escapeLiteral(environmentMarker(marker))}`);
-      return { environment: this.environmentInfo(ref, marker) };
+      return { environment: this.environmentInfo(ref, marker, apiUrl) };
     });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const pools = [...this.pools.values(), this.admin];
-    this.pools.clear();
-    await Promise.allSettled(pools.map((pool) => pool.end()));
+    await Promise.allSettled([this.connections.close(), this.admin.end()]);
   }
 
-  private environmentInfo(ref: string, marker: EnvironmentMarker): EnvironmentInfo {
+  /**
+   * `apiUrl` is what supabase-js is created with for this environment: the local API serves
+   * `<apiUrl>/functions/v1/<slug>` and `<apiUrl>/rest/v1/rpc/<fn>` (the same URL get_project_url answers).
+   */
+  private environmentInfo(ref: string, marker: EnvironmentMarker, apiUrl: string): EnvironmentInfo {
     return {
       driver: 'local',
       mode: marker.mode,
@@ -143,7 +169,7 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
       database: ref,
       host: this.server.host,
       port: this.server.port,
-      apiUrl: null,
+      apiUrl,
       createdAt: marker.createdAt,
     };
   }
@@ -253,36 +279,56 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
   }
 
   /**
-   * A pooled connection to an environment, given back clean whatever the caller's SQL did to its session: what
-   * the local MCP server works with (src/mcp/local).
+   * A connection to an environment (from the shared budget), given back clean whatever the caller's SQL did to
+   * its session: what the local MCP server works with (src/mcp/local).
    */
   async withEnvironment<T>(ref: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const pool = await this.environmentPool(ref);
-    let client: PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      if (pgErrorCode(error) !== '3D000') throw error;
-      this.pools.delete(ref);
-      void pool.end().catch(() => undefined);
-      throw new PermanentFailure(`environment "${ref}" does not exist`, 'environment_not_found');
+    await this.checkEnvironment(ref);
+    let client: pg.Client;
+    for (;;) {
+      try {
+        client = await this.connections.acquire(ref);
+      } catch (error) {
+        if (pgErrorCode(error) !== '3D000') throw error;
+        this.known.delete(ref);
+        this.connections.forget(ref);
+        throw new PermanentFailure(`environment "${ref}" does not exist`, 'environment_not_found');
+      }
+      if (!this.broken.has(client)) break;
+      this.connections.release(ref, client, false);
     }
     let reusable = true;
     try {
-      return await work(client);
+      // A pg.Client does what the callers use of a PoolClient (query); release is the budget's.
+      return await work(client as PoolClient);
     } finally {
       await client.query('discard all').catch(() => {
         reusable = false;
       });
-      client.release(!reusable);
+      this.connections.release(ref, client, reusable && !this.broken.has(client));
     }
   }
 
-  private async environmentPool(ref: string): Promise<Pool> {
+  private async connect(ref: string): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: withDatabase(this.config.ENV_DATABASE_URL, ref),
+      application_name: APPLICATION_NAME,
+    });
+    // The server ending an idle connection (a dropped database, a restart) must not crash the process.
+    client.on('error', () => this.broken.add(client));
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  }
+
+  private async checkEnvironment(ref: string): Promise<void> {
     const problem = environmentRefProblem(this.config.ENV_DB_PREFIX, ref);
     if (problem) throw new PermanentFailure(problem, 'invalid_environment_ref');
-    const cached = this.pools.get(ref);
-    if (cached) return cached;
+    if (this.known.has(ref)) return;
     const state = await databaseState(this.admin, ref);
     if (!state || !parseEnvironmentMarker(state.comment)) {
       throw new PermanentFailure(
@@ -290,12 +336,7 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
         'environment_not_found',
       );
     }
-    let pool = this.pools.get(ref);
-    if (!pool) {
-      pool = createPool(withDatabase(this.config.ENV_DATABASE_URL, ref), APPLICATION_NAME, 2);
-      this.pools.set(ref, pool);
-    }
-    return pool;
+    this.known.add(ref);
   }
 }
 

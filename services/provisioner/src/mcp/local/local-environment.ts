@@ -7,6 +7,8 @@ import { asFailure } from '../../drivers/local/pg-errors.js';
 import { transactionEndingStatement } from '../../drivers/local/sql-text.js';
 import { advisorsQuery, toLintRows, type AdvisorType, type LintRow } from './advisors.js';
 import { mintAnonKey } from './api-keys.js';
+import { renderTypescriptTypes, TypesCatalog } from './typescript-types.js';
+import { TYPES_CATALOG_SQL } from './typescript-types.sql.js';
 import {
   LIST_EXTENSIONS_SQL,
   LIST_MIGRATIONS_SQL,
@@ -263,6 +265,24 @@ export class LocalEnvironment {
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
         throw asFailure(error, what);
+      }
+    });
+  }
+
+  /**
+   * TypeScript types of the schemas (`public` by default), as `supabase gen types typescript` writes them, from
+   * the catalog read in a read-only transaction.
+   */
+  async typescriptTypes(schemas: string[] = ['public']): Promise<string> {
+    return this.connections.withEnvironment(this.ref, async (client) => {
+      await client.query('begin transaction read only');
+      try {
+        const { rows } = await client.query<{ catalog: unknown }>(TYPES_CATALOG_SQL, [schemas]);
+        await client.query('rollback');
+        return renderTypescriptTypes(TypesCatalog.parse(rows[0]?.catalog));
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw asFailure(error, `generate_typescript_types on ${this.ref}`);
       }
     });
   }

@@ -188,6 +188,14 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
       mutating: false,
       execute: async () => ({ url: environment.projectUrl() }),
     }),
+    generate_typescript_types: tool({
+      description:
+        'Generates TypeScript types for the project: the `Database` type supabase-js takes, from the public schema (tables, views, functions, enums, composite types).',
+      annotations: { title: 'Generate TypeScript types', ...READ },
+      parameters: z.object({}),
+      mutating: false,
+      execute: async () => ({ types: await environment.typescriptTypes() }),
+    }),
     get_publishable_keys: tool({
       description:
         'Gets the API keys a browser may hold: the anon key (a JWT with role anon). Never a service-role key.',

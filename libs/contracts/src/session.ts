@@ -162,8 +162,11 @@ export const FrontendHandover = z.object({
   publishableKeyType: z.enum(['legacy', 'publishable']),
   /** Each deployed Edge Function and its URL (`<apiUrl>/functions/v1/<slug>`). */
   edgeFunctions: z.array(z.object({ slug: z.string(), url: z.url(), verifyJwt: z.boolean().nullable() })),
-  /** A link that opens the session read-only in the viewer (the share token rides in the fragment). */
-  shareUrl: z.url(),
+  /**
+   * A link that opens the session read-only in the viewer (the share token rides in the fragment). Always
+   * written; shown to the session's owner only, as the share token is (the gateway leaves it out for others).
+   */
+  shareUrl: z.url().optional(),
   /** TypeScript types of the schema, as `supabase gen types typescript` writes them (`database.types.ts`). */
   types: z.string().min(1),
   /** Where the gateway serves the same types: `GET /sessions/:id/types`. */

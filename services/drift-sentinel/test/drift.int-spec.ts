@@ -409,7 +409,8 @@ describe('drift sentinel: scheduled and on-demand checks of real environments', 
     await runSql(session, 'alter table public.orders disable row level security');
     const eligible = (
       await control.query(
-        `select count(*)::int as n from build_sessions where status = 'succeeded' and options->'enableDriftSentinel' = 'true'`,
+        `select count(*)::int as n from build_sessions
+         where status = 'succeeded' and options->'enableDriftSentinel' = 'true' and deleted_at is null`,
       )
     ).rows[0].n as number;
     const since = new Date();

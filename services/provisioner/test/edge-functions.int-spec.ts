@@ -223,6 +223,46 @@ describe('provisioner: Edge Functions served by Deno on the local API', () => {
     ]);
   });
 
+  it('deploys and calls functions side by side on a new environment, as a build does', async () => {
+    // Nothing made in the environment yet (no functions store, no JWT secret): the calls that make them on
+    // first use run at the same time, and each sees what the other made.
+    const fresh = newId();
+    const created = await provisioner.send(commands.createEnvironment(fresh, 'branch'));
+    const freshRef = ProvisionOutputs.create_environment.parse(outputOf(created)).environment.ref;
+    for (const migration of allMigrations(renderPlan(plan))) {
+      outputOf(await provisioner.send(commands.applyMigration(fresh, freshRef, migration.name, migration.query)));
+    }
+    const inFresh = <T extends Parameters<typeof inEnvironment>[2]>(request: T) =>
+      callProvisioner(provisioner.client, inEnvironment(fresh, freshRef, request), 90_000);
+    const rendered = renderEdgeFunctions(plan);
+    const deployed = await Promise.all(
+      rendered.map((fn) =>
+        inFresh({
+          tool: 'deploy_edge_function',
+          name: fn.slug,
+          entrypointPath: fn.entrypointPath,
+          verifyJwt: fn.verifyJwt,
+          files: fn.files,
+        }),
+      ),
+    );
+    expect(deployed.map((d) => d.function.slug)).toEqual(rendered.map((fn) => fn.slug));
+    const answers = await Promise.all(
+      rendered.flatMap((fn) => [
+        inFresh({ tool: 'invoke_edge_function', slug: fn.slug, method: 'POST', auth: 'anon' }),
+        inFresh({ tool: 'get_publishable_keys' }),
+      ]),
+    );
+    expect(answers.filter((a) => 'status' in a).map((a) => (a as { status: number }).status)).toEqual([200, 200]);
+    expect(answers.filter((a) => 'keys' in a)).toHaveLength(2);
+    // One JWT secret was made, whichever call came first.
+    const secrets = await provisioner.inEnvironment(freshRef, async (db) => {
+      const { rows } = await db.query('select count(*)::int as n from vibe_platform.jwt_secret');
+      return rows[0].n as number;
+    });
+    expect(secrets).toBe(1);
+  });
+
   it('refuses to start a function whose jsr: import cannot be mapped, saying why, instead of hanging', async () => {
     await call({
       tool: 'deploy_edge_function',

@@ -154,8 +154,11 @@ describe('a build on Supabase (the cloud driver against a local Management API)'
       fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/projects/${ref}/database/migrations`).length,
     ).toBeGreaterThan(3);
     const deploys = fake.requests.filter((r) => r.path === `/v1/projects/${ref}/functions/deploy`);
+    // Deployed side by side: in either order.
     expect(
-      deploys.map((r) => [r.query.slug, (r.body as { files: Array<{ name: string }> }).files.map((f) => f.name)]),
+      deploys
+        .map((r) => [r.query.slug, (r.body as { files: Array<{ name: string }> }).files.map((f) => f.name)])
+        .sort(([a], [b]) => String(b).localeCompare(String(a))),
     ).toEqual([
       ['drift_check', ['index.ts']],
       ['analytics_query', ['index.ts']],

@@ -79,7 +79,7 @@ export class SessionsRepository {
     // `deletion` only once the session was deleted: a live session reads as it always did.
     const deletion = toDeletion(row);
     const view = deletion ? { ...toSessionView(row), deletion } : toSessionView(row);
-    return options.withShareToken ? { ...view, shareToken: row.share_token } : view;
+    return options.withShareToken ? { ...view, shareToken: row.share_token } : withoutShareLink(view);
   }
 
   /**
@@ -175,4 +175,15 @@ function toSessionView(row: SessionRow): SessionView {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
+}
+
+/**
+ * The session as someone other than its owner reads it: the share link of its outputs (`frontend.shareUrl`)
+ * holds the share token, which only the owner is shown.
+ */
+function withoutShareLink(view: SessionView): SessionView {
+  const frontend = view.outputs?.frontend;
+  if (typeof frontend !== 'object' || frontend === null || !('shareUrl' in frontend)) return view;
+  const { shareUrl: _, ...rest } = frontend as Record<string, unknown>;
+  return { ...view, outputs: { ...view.outputs, frontend: rest } };
 }

@@ -39,33 +39,46 @@ where n.nspname = 'public' and p.proname in (${sqlStringList(expected)}) order b
   if (missing.length) throw new Error(`SQL functions missing after the migration: ${missing.join(', ')}`);
 
   const rendered = renderEdgeFunctions(plan, { analyticsProvenance: analyticsProvenance(plan, deps) ?? undefined });
-  for (const [i, fn] of rendered.entries()) {
-    await ctx.focus({ type: 'function', name: fn.slug }, (i + 0.5) / rendered.length);
-    const { function: deployed } = await deps.provisioner.call(state.sessionId, `function:${fn.slug}`, {
-      tool: 'deploy_edge_function',
-      environmentRef: environment.ref,
-      name: fn.slug,
-      entrypointPath: fn.entrypointPath,
-      verifyJwt: fn.verifyJwt,
-      files: fn.files,
-    });
-    const answer = await deps.provisioner.call(state.sessionId, `verify:function:${fn.slug}:v${deployed.version}`, {
-      tool: 'invoke_edge_function',
-      environmentRef: environment.ref,
-      slug: fn.slug,
-      method: 'POST',
-      auth: 'anon',
-      body: {},
-    });
-    const problems = edgeFunctionAnswerProblems(fn.slug, answer);
-    if (fn.verifyJwt) {
-      const refused = await deps.provisioner.call(
-        state.sessionId,
-        `verify:function:${fn.slug}:v${deployed.version}:no-jwt`,
-        { tool: 'invoke_edge_function', environmentRef: environment.ref, slug: fn.slug, method: 'POST', auth: 'none' },
-      );
-      if (refused.status !== 401) problems.push(`without a JWT it answered ${refused.status}, not 401`);
-    }
+  // The functions are deployed and checked side by side (each check waits on a cold Deno start, the longest
+  // wait of the step); their events follow in the plan's order once every check is in.
+  await ctx.focus({ type: 'function', name: rendered.map((fn) => fn.slug).join(', ') }, 0.5);
+  const checked = await Promise.all(
+    rendered.map(async (fn) => {
+      const { function: deployed } = await deps.provisioner.call(state.sessionId, `function:${fn.slug}`, {
+        tool: 'deploy_edge_function',
+        environmentRef: environment.ref,
+        name: fn.slug,
+        entrypointPath: fn.entrypointPath,
+        verifyJwt: fn.verifyJwt,
+        files: fn.files,
+      });
+      const answer = await deps.provisioner.call(state.sessionId, `verify:function:${fn.slug}:v${deployed.version}`, {
+        tool: 'invoke_edge_function',
+        environmentRef: environment.ref,
+        slug: fn.slug,
+        method: 'POST',
+        auth: 'anon',
+        body: {},
+      });
+      const problems = edgeFunctionAnswerProblems(fn.slug, answer);
+      if (fn.verifyJwt) {
+        const refused = await deps.provisioner.call(
+          state.sessionId,
+          `verify:function:${fn.slug}:v${deployed.version}:no-jwt`,
+          {
+            tool: 'invoke_edge_function',
+            environmentRef: environment.ref,
+            slug: fn.slug,
+            method: 'POST',
+            auth: 'none',
+          },
+        );
+        if (refused.status !== 401) problems.push(`without a JWT it answered ${refused.status}, not 401`);
+      }
+      return { fn, deployed, answer, problems };
+    }),
+  );
+  for (const { fn, deployed, answer, problems } of checked) {
     if (problems.length) {
       throw new Error(`Edge Function ${fn.slug} failed its check at ${answer.url}: ${problems.join('; ')}`);
     }

@@ -313,6 +313,10 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
     const client = new pg.Client({
       connectionString: withDatabase(this.config.ENV_DATABASE_URL, ref),
       application_name: APPLICATION_NAME,
+      // Catalog queries (types, list_tables, verification, drift) look expensive to the planner and JIT
+      // compiling them took 95% of their time (140 ms of 146 ms for the types catalog). A startup option, so
+      // `discard all` keeps it.
+      options: '-c jit=off',
     });
     // The server ending an idle connection (a dropped database, a restart) must not crash the process.
     client.on('error', () => this.broken.add(client));

@@ -124,28 +124,30 @@ export class LocalEnvironment {
    */
   async applyMigration(name: string, query: string): Promise<{ applied: boolean }> {
     const what = `apply_migration "${name}" on ${this.ref}`;
-    return this.connections.withEnvironment(this.ref, async (client) => {
-      await client.query('begin');
-      try {
-        await client.query('select pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'apply_migration']);
-        const done = await client.query('select 1 from supabase_migrations.schema_migrations where name = $1 limit 1', [
-          name,
-        ]);
-        if (done.rowCount) {
-          await client.query('rollback');
-          return { applied: false };
+    return this.connections.withEnvironment(this.ref, (client) =>
+      serialized(client, 'apply_migration', async () => {
+        await client.query('begin');
+        try {
+          const done = await client.query(
+            'select 1 from supabase_migrations.schema_migrations where name = $1 limit 1',
+            [name],
+          );
+          if (done.rowCount) {
+            await client.query('rollback');
+            return { applied: false };
+          }
+          await client.query(query).catch((error: unknown) => {
+            throw asFailure(error, what, query);
+          });
+          await client.query(RECORD_MIGRATION_SQL, [name, [query]]);
+          await client.query('commit');
+          return { applied: true };
+        } catch (error) {
+          await client.query('rollback').catch(() => undefined);
+          throw asFailure(error, what);
         }
-        await client.query(query).catch((error: unknown) => {
-          throw asFailure(error, what, query);
-        });
-        await client.query(RECORD_MIGRATION_SQL, [name, [query]]);
-        await client.query('commit');
-        return { applied: true };
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw asFailure(error, what);
-      }
-    });
+      }),
+    );
   }
 
   /**
@@ -247,26 +249,27 @@ export class LocalEnvironment {
       );
     }
     const guessedImportMap = files.find((file) => IMPORT_MAP_FILES.includes(file.name))?.name ?? null;
-    return this.connections.withEnvironment(this.ref, async (client) => {
-      await client.query('begin');
-      try {
-        await client.query('select pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'deploy_edge_function']);
-        await client.query(FUNCTIONS_STORE_SQL);
-        const { rows } = await client.query<FunctionRow>(DEPLOY_FUNCTION_SQL, [
-          name,
-          verifyJwt,
-          entrypointPath,
-          importMapPath ?? null,
-          guessedImportMap,
-          JSON.stringify(files),
-        ]);
-        await client.query('commit');
-        return rows[0]!;
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw asFailure(error, what);
-      }
-    });
+    return this.connections.withEnvironment(this.ref, (client) =>
+      serialized(client, 'deploy_edge_function', async () => {
+        await client.query('begin');
+        try {
+          await client.query(FUNCTIONS_STORE_SQL);
+          const { rows } = await client.query<FunctionRow>(DEPLOY_FUNCTION_SQL, [
+            name,
+            verifyJwt,
+            entrypointPath,
+            importMapPath ?? null,
+            guessedImportMap,
+            JSON.stringify(files),
+          ]);
+          await client.query('commit');
+          return rows[0]!;
+        } catch (error) {
+          await client.query('rollback').catch(() => undefined);
+          throw asFailure(error, what);
+        }
+      }),
+    );
   }
 
   /**
@@ -313,18 +316,19 @@ export class LocalEnvironment {
     return this.query(`get_publishable_keys on ${this.ref}`, async (client) => {
       const existing = await readJwtSecret(client);
       if (existing) return existing;
-      await client.query('begin');
-      try {
-        await client.query('select pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'jwt_secret']);
-        await client.query(JWT_SECRET_STORE_SQL);
-        await client.query('insert into vibe_platform.jwt_secret (secret) values ($1) on conflict (id) do nothing', [
-          randomBytes(32).toString('base64url'),
-        ]);
-        await client.query('commit');
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      }
+      await serialized(client, 'jwt_secret', async () => {
+        await client.query('begin');
+        try {
+          await client.query(JWT_SECRET_STORE_SQL);
+          await client.query('insert into vibe_platform.jwt_secret (secret) values ($1) on conflict (id) do nothing', [
+            randomBytes(32).toString('base64url'),
+          ]);
+          await client.query('commit');
+        } catch (error) {
+          await client.query('rollback').catch(() => undefined);
+          throw error;
+        }
+      });
       const made = await readJwtSecret(client);
       if (!made) throw new Error(`the JWT secret of ${this.ref} was not stored`);
       return made;
@@ -339,6 +343,23 @@ export class LocalEnvironment {
         throw asFailure(error, what);
       }
     });
+  }
+}
+
+/**
+ * Runs `work` (which begins and ends its own transaction) holding the environment's advisory lock `name`, taken
+ * before the transaction begins: a transaction takes in the catalog changes others committed when it starts
+ * (and when it locks a table, not when it gets an advisory lock), so one that began and then waited for the
+ * lock would not see the schema the holder made, and its `create schema if not exists` would fail on it (two
+ * deploys at once did). The lock is the session's, released here, and by `discard all` in any case.
+ */
+async function serialized<T>(client: PoolClient, name: string, work: () => Promise<T>): Promise<T> {
+  await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, name]);
+  try {
+    return await work();
+  } finally {
+    // A connection that cannot unlock cannot `discard all` either, and is closed rather than reused.
+    await client.query('select pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, name]).catch(() => undefined);
   }
 }
 

@@ -51,7 +51,7 @@ export const ProvisionerConfig = BaseConfig.extend({
    * idle ones are reused per environment and the least recently used closes when another needs the slot.
    * Keep replicas × this (plus the services' own pools) below the server's max_connections.
    */
-  ENV_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(20),
+  ENV_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
   /** The Deno binary of the local Edge Functions runtime; unset, the `deno` npm package's. */
   EDGE_RUNTIME_DENO: unsetWhenEmpty(z.string().min(1).optional()),
   /**

@@ -31,21 +31,30 @@ export async function invokeEdgeFunction(
     headers['content-type'] = 'application/json';
     body = JSON.stringify(command.body);
   }
-  const started = performance.now();
+  let started = performance.now();
   let response: Response;
-  try {
-    response = await fetch(url, {
-      method: command.method,
-      headers,
-      body,
-      signal: AbortSignal.timeout(INVOKE_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const reason =
-      error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-    throw new TransientFailure(`Edge Function ${command.slug} could not be reached: ${reason}`, 'function_unreachable');
+  let text: string;
+  for (let attempt = 1; ; attempt++) {
+    started = performance.now();
+    try {
+      response = await fetch(url, {
+        method: command.method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(INVOKE_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const reason =
+        error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+      throw new TransientFailure(
+        `Edge Function ${command.slug} could not be reached: ${reason}`,
+        'function_unreachable',
+      );
+    }
+    text = await response.text();
+    if (!isWorkerLimit(response.status, text) || attempt === WORKER_LIMIT_RETRIES.length + 1) break;
+    await new Promise((resolve) => setTimeout(resolve, WORKER_LIMIT_RETRIES[attempt - 1]));
   }
-  const text = await response.text();
   const durationMs = Math.round(performance.now() - started);
   const headerText = [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n');
   const secretsFound = findSecrets(`${headerText}\n${text}`, access.secrets);
@@ -58,6 +67,17 @@ export async function invokeEdgeFunction(
     durationMs,
     secretsFound,
   };
+}
+
+/**
+ * Every function worker busy (the local runtime's 503 `WORKER_LIMIT`, Supabase's 546): the platform's capacity
+ * for now, not the function's answer. Asked again after these delays (ms, about 10 s in all); the last answer
+ * is returned as it came.
+ */
+const WORKER_LIMIT_RETRIES = [100, 200, 400, 800, 1600, 3200, 3200];
+
+function isWorkerLimit(status: number, text: string): boolean {
+  return status === 546 || (status === 503 && text.includes('WORKER_LIMIT'));
 }
 
 function parseBody(text: string, contentType: string | null): unknown {

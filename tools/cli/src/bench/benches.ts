@@ -97,6 +97,8 @@ export interface ConcurrentRound {
   succeeded: number;
   wallMs: number;
   latencies: number[];
+  /** How the builds that did not succeed ended (their final event's message), each once with its count. */
+  failures: Array<{ message: string; count: number }>;
 }
 
 /** `builds` builds started at once; each timed from its POST to its final event. */
@@ -117,14 +119,19 @@ export async function concurrentRound(scratch: ScratchStack, builds: number): Pr
         ['build_succeeded', 'build_failed', 'build_canceled'],
         600_000,
       );
-      return { ms: performance.now() - begin, ok: final.type === 'build_succeeded' };
+      return { ms: performance.now() - begin, ok: final.type === 'build_succeeded', message: final.message };
     }),
   );
+  const failures = new Map<string, number>();
+  for (const result of results.filter((r) => !r.ok)) {
+    failures.set(result.message, (failures.get(result.message) ?? 0) + 1);
+  }
   return {
     builds,
     succeeded: results.filter((result) => result.ok).length,
     wallMs: performance.now() - started,
     latencies: results.map((result) => result.ms),
+    failures: [...failures].map(([message, count]) => ({ message, count })),
   };
 }
 
@@ -184,7 +191,9 @@ export async function concurrent(
         figures.push(...concurrentFigures(round, label));
         notes.push(
           `${label}: ${round.succeeded} of ${round.builds} succeeded in ${(round.wallMs / 1000).toFixed(1)} s.`,
+          ...round.failures.map(({ message, count }) => `${label}, ${count} × not succeeded: ${message}`),
         );
+        for (const { message, count } of round.failures) ctx.out(`  ${count} × ${message}`);
       }
       await scratch.dropEnvironments();
       return { figures, notes };

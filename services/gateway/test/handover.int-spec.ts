@@ -3,50 +3,29 @@
  * of its share token, as the OpenAPI document says; the same 404 for everyone else; 409 until the build has
  * succeeded. Sessions are written directly (no build runs here; test/e2e/handover.int-spec.ts runs real ones).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { newId } from '@vibe/contracts';
-import {
-  createControlPlaneDatabase,
-  createNamespace,
-  NATS_URL,
-  type TestDatabase,
-} from '../../../test/support/index.js';
-import { startApp, type StartedApp } from '../../../test/support/app.js';
-import { aUser, LENIENT_LIMITS, signedIn } from '../../../test/support/auth.js';
-import { BODY_LIMIT_BYTES, GatewayConfig } from '../src/config.js';
-import { GatewayModule } from '../src/gateway.module.js';
+import { aUser, signedIn } from '../../../test/support/auth.js';
+import { startLoneGateway, type LoneGateway } from '../../../test/support/gateway.js';
 import { openApiDocument } from '../src/openapi/openapi.document.js';
 
 const TYPES = 'export type Json = string\n\nexport type Database = { public: { Tables: {} } }\n';
 
 describe('GET /sessions/:id/types', () => {
-  let db: TestDatabase;
-  let namespace: ReturnType<typeof createNamespace>;
-  let gateway: StartedApp;
+  let lone: LoneGateway;
+  let gateway: LoneGateway['gateway'];
   let control: pg.Client;
+
   const owner = aUser();
   const stranger = aUser();
 
   beforeAll(async () => {
-    db = await createControlPlaneDatabase('vibe_test_handover');
-    namespace = createNamespace('ho');
-    const config = GatewayConfig.parse({
-      DATABASE_URL: db.url,
-      NATS_URL,
-      NATS_NAMESPACE: namespace.namespace,
-      PORT: '0',
-      ...LENIENT_LIMITS,
-    });
-    gateway = await startApp(GatewayModule.forRoot(config), BODY_LIMIT_BYTES);
-    control = new pg.Client({ connectionString: db.url });
-    await control.connect();
+    lone = await startLoneGateway('handover');
+    ({ gateway, control } = lone);
   });
 
   afterAll(async () => {
-    await gateway?.app.close();
-    await control?.end();
-    await namespace?.cleanup();
-    await db?.drop();
+    await lone?.close();
   });
 
   /** A session of `owner` in the given state; its id and share token. */

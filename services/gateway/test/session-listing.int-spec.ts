@@ -4,49 +4,25 @@
  * database and NATS namespace: sessions are written as the gateway and the orchestrator write them, and a delete is
  * checked where it goes (the build-command queue). The teardown itself: test/e2e/lifecycle.int-spec.ts.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { DeleteSession, SessionList, newId, stableId, type SessionStatus } from '@vibe/contracts';
-import { connectJetStream, decodeJson, type JetStreamContext } from '@vibe/platform';
-import {
-  createControlPlaneDatabase,
-  createNamespace,
-  NATS_URL,
-  type TestDatabase,
-} from '../../../test/support/index.js';
-import { aUser, LENIENT_LIMITS, signedIn } from '../../../test/support/auth.js';
-import { BODY_LIMIT_BYTES, GatewayConfig } from '../src/config.js';
-import { GatewayModule } from '../src/gateway.module.js';
-import { startApp, type StartedApp } from '../../../test/support/app.js';
+import { decodeJson, type JetStreamContext } from '@vibe/platform';
+import { aUser, signedIn } from '../../../test/support/auth.js';
+import { startLoneGateway, type LoneGateway } from '../../../test/support/gateway.js';
 
 describe('listing and deleting sessions (issue 12)', () => {
-  let db: TestDatabase;
-  let namespace: ReturnType<typeof createNamespace>;
-  let gateway: StartedApp;
+  let lone: LoneGateway;
+  let gateway: LoneGateway['gateway'];
   let control: pg.Client;
   let nats: JetStreamContext;
 
   beforeAll(async () => {
-    db = await createControlPlaneDatabase('vibe_test_listing');
-    namespace = createNamespace('lst');
-    const config = GatewayConfig.parse({
-      DATABASE_URL: db.url,
-      NATS_URL,
-      NATS_NAMESPACE: namespace.namespace,
-      PORT: '0',
-      ...LENIENT_LIMITS,
-    });
-    gateway = await startApp(GatewayModule.forRoot(config), BODY_LIMIT_BYTES);
-    control = new pg.Client({ connectionString: db.url });
-    await control.connect();
-    nats = await connectJetStream(NATS_URL, namespace.namespace, 'listing-test');
+    lone = await startLoneGateway('listing');
+    ({ gateway, control, nats } = lone);
   });
 
   afterAll(async () => {
-    await gateway?.app.close();
-    await control?.end();
-    await nats?.nc.close();
-    await namespace?.cleanup();
-    await db?.drop();
+    await lone?.close();
   });
 
   async function call(method: string, path: string, headers: Record<string, string>) {

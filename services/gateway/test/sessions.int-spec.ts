@@ -1,48 +1,24 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { SessionView, StartBuild, VIBE_TEXT_MAX_LENGTH, newId, stableId } from '@vibe/contracts';
-import { connectJetStream, decodeJson, ensureTopology, type JetStreamContext } from '@vibe/platform';
-import {
-  createControlPlaneDatabase,
-  createNamespace,
-  NATS_URL,
-  type TestDatabase,
-} from '../../../test/support/index.js';
-import { BODY_LIMIT_BYTES, GatewayConfig } from '../src/config.js';
-import { GatewayModule } from '../src/gateway.module.js';
-import { startApp, type StartedApp } from '../../../test/support/app.js';
-import { aUser, LENIENT_LIMITS, signedIn } from '../../../test/support/auth.js';
+import { decodeJson, ensureTopology, type JetStreamContext } from '@vibe/platform';
+import { aUser, signedIn } from '../../../test/support/auth.js';
+import { BODY_LIMIT_BYTES } from '../src/config.js';
+import { startLoneGateway, type LoneGateway } from '../../../test/support/gateway.js';
 
 /** The gateway against its own control-plane database and NATS namespace; no orchestrator consumes. */
 describe('gateway REST API (spec §4)', () => {
-  let db: TestDatabase;
-  let namespace: ReturnType<typeof createNamespace>;
-  let gateway: StartedApp;
+  let lone: LoneGateway;
+  let gateway: LoneGateway['gateway'];
   let control: pg.Client;
   let nats: JetStreamContext;
 
   beforeAll(async () => {
-    db = await createControlPlaneDatabase('vibe_test_gateway');
-    namespace = createNamespace('gw');
-    const config = GatewayConfig.parse({
-      DATABASE_URL: db.url,
-      NATS_URL,
-      NATS_NAMESPACE: namespace.namespace,
-      PORT: '0',
-      // No orchestrator runs here: every session stays queued, so the build cap would stop the test.
-      ...LENIENT_LIMITS,
-    });
-    gateway = await startApp(GatewayModule.forRoot(config), BODY_LIMIT_BYTES);
-    control = new pg.Client({ connectionString: db.url });
-    await control.connect();
-    nats = await connectJetStream(NATS_URL, namespace.namespace, 'gateway-test');
+    lone = await startLoneGateway('gateway');
+    ({ gateway, control, nats } = lone);
   });
 
   afterAll(async () => {
-    await gateway?.app.close();
-    await control?.end();
-    await nats?.nc.close();
-    await namespace?.cleanup();
-    await db?.drop();
+    await lone?.close();
   });
 
   // The user every request is signed in as (access rules have their own tests: test/security).

@@ -1,4 +1,4 @@
-import { redact, redactText, REDACTED } from './redact.js';
+import { redact, redactReporting, redactText, REDACTED } from './redact.js';
 
 describe('redactText (the one redaction function)', () => {
   it.each([
@@ -32,5 +32,23 @@ describe('redactText (the one redaction function)', () => {
       plain: 1,
     });
     expect(clean).toEqual({ apiKey: REDACTED, nested: { shareToken: REDACTED, note: [`key ${REDACTED}`] }, plain: 1 });
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['nothing secret', { message: 'Created table public.orders', payload: { table: 'orders', n: 1 } }, false],
+    ['a value already redacted', { payload: { token: REDACTED, note: REDACTED } }, false],
+    [
+      'a JWT in the message',
+      { message: 'key eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2lnbmF0dXJl', payload: {} },
+      true,
+    ],
+    ['a value under a secret-looking key', { payload: { nested: [{ password: 'hunter2' }] } }, true],
+    ['an object under a secret-looking key', { payload: { serviceRole: { key: 'x' } } }, true],
+  ])('says whether it took anything out (%s), and gives what redact gives, as a copy', (_what, value, changed) => {
+    const report = redactReporting(value);
+    expect(report.changed).toBe(changed);
+    expect(report.value).toEqual(redact(value));
+    expect(report.changed).toBe(JSON.stringify(report.value) !== JSON.stringify(value));
+    if (typeof value === 'object' && value !== null) expect(report.value).not.toBe(value);
   });
 });

@@ -32,18 +32,36 @@ export function redactText(text: string): string {
 }
 
 export function redact<T>(value: T): T {
-  return redactValue(value, 0) as T;
+  return redactValue(value, 0, { changed: false }) as T;
 }
 
-function redactValue(value: unknown, depth: number): unknown {
-  if (depth > 20) return REDACTED;
-  if (typeof value === 'string') return redactText(value);
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+/** `redact`, and whether it took anything out (a copy either way). */
+export function redactReporting<T>(value: T): { value: T; changed: boolean } {
+  const report = { changed: false };
+  return { value: redactValue(value, 0, report) as T, changed: report.changed };
+}
+
+function redactValue(value: unknown, depth: number, report: { changed: boolean }): unknown {
+  if (depth > 20) {
+    if (value !== REDACTED) report.changed = true;
+    return REDACTED;
+  }
+  if (typeof value === 'string') {
+    const text = redactText(value);
+    if (text !== value) report.changed = true;
+    return text;
+  }
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1, report));
   if (value !== null && typeof value === 'object') {
     if (value instanceof Date) return value;
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = SECRET_KEY.test(key) && item !== null && item !== undefined ? REDACTED : redactValue(item, depth + 1);
+      if (SECRET_KEY.test(key) && item !== null && item !== undefined) {
+        if (item !== REDACTED) report.changed = true;
+        out[key] = REDACTED;
+      } else {
+        out[key] = redactValue(item, depth + 1, report);
+      }
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import { BuildEvent, encodeCursor } from '@vibe/contracts';
-import { backoff, decodeJson, pgErrorCode, redact } from '@vibe/platform';
+import { backoff, decodeJson, pgErrorCode, redactReporting } from '@vibe/platform';
 import { type EventBroadcast } from '../realtime/realtime-sink.js';
 
 /** A `build_events` row. */
@@ -38,10 +38,10 @@ export function decodeEvent(data: Uint8Array): Decoded {
  */
 export function toRow(event: BuildEvent, seq: number): { row: BuildEventRow; redacted: boolean } {
   const stored = { message: event.message, payload: event.payload as Record<string, unknown> };
-  const clean = redact(stored);
+  const { value: clean, changed } = redactReporting(stored);
   return {
     row: { id: event.id, sessionId: event.sessionId, ts: event.ts, type: event.type, seq, ...clean },
-    redacted: JSON.stringify(clean) !== JSON.stringify(stored),
+    redacted: changed,
   };
 }
 

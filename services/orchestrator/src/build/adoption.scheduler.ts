@@ -9,6 +9,7 @@ import { PG_POOL, redactText, type Pool } from '@vibe/platform';
 import { ORCHESTRATOR_CONFIG, type OrchestratorConfig } from '../config.js';
 import { errorMessage } from '../graph/step.js';
 import { BuildService } from './build.service.js';
+import { Periodic } from './periodic.js';
 import { SessionsRepository } from './sessions.repository.js';
 
 /**
@@ -23,8 +24,7 @@ import { SessionsRepository } from './sessions.repository.js';
 export class AdoptionScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Adoption');
   private readonly sessions: SessionsRepository;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private scanning: Promise<void> | null = null;
+  private readonly periodic: Periodic;
 
   constructor(
     @Inject(PG_POOL) pool: Pool,
@@ -32,25 +32,15 @@ export class AdoptionScheduler implements OnApplicationBootstrap, BeforeApplicat
     private readonly builds: BuildService,
   ) {
     this.sessions = new SessionsRepository(pool);
+    this.periodic = new Periodic('adoption scan', this.config.ADOPT_INTERVAL_MS, () => this.scan(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.config.ADOPT_INTERVAL_MS);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.scanning;
-  }
-
-  private tick(): void {
-    this.scanning ??= this.scan()
-      .catch((error: unknown) => this.logger.warn(`adoption scan failed: ${redactText(errorMessage(error))}`))
-      .finally(() => {
-        this.scanning = null;
-      });
+    await this.periodic.stop();
   }
 
   private async scan(): Promise<void> {

@@ -6,9 +6,9 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { stableId, type DeleteSession } from '@vibe/contracts';
-import { JETSTREAM, PG_POOL, publishJson, redactText, type JetStreamContext, type Pool } from '@vibe/platform';
+import { JETSTREAM, PG_POOL, publishJson, type JetStreamContext, type Pool } from '@vibe/platform';
 import { ORCHESTRATOR_CONFIG, type OrchestratorConfig } from '../config.js';
-import { errorMessage } from '../graph/step.js';
+import { Periodic } from './periodic.js';
 import { SessionsRepository, type DeletionReason } from './sessions.repository.js';
 
 /** Sessions claimed (or teardowns sent again) per sweep; the next sweep takes the rest. */
@@ -26,8 +26,7 @@ const SWEEP_BATCH = 50;
 export class DemoSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('DemoSweeper');
   private readonly sessions: SessionsRepository;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private sweeping: Promise<void> | null = null;
+  private readonly periodic: Periodic;
 
   constructor(
     @Inject(PG_POOL) pool: Pool,
@@ -35,25 +34,15 @@ export class DemoSweeper implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(ORCHESTRATOR_CONFIG) private readonly config: OrchestratorConfig,
   ) {
     this.sessions = new SessionsRepository(pool);
+    this.periodic = new Periodic('demo sweep', this.config.DEMO_SWEEP_INTERVAL_MS, () => this.sweep(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.config.DEMO_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
-  }
-
-  private tick(): void {
-    this.sweeping ??= this.sweep()
-      .catch((error: unknown) => this.logger.warn(`demo sweep failed: ${redactText(errorMessage(error))}`))
-      .finally(() => {
-        this.sweeping = null;
-      });
+    await this.periodic.stop();
   }
 
   /** One sweep: claim and queue expired demos, then send again teardowns that did not finish. */

@@ -1,3 +1,4 @@
+import { dropScratch } from './bench/scratch.js';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -138,9 +139,8 @@ export async function benchDrift(options: DriftBenchOptions): Promise<DriftBench
     await control.end().catch(() => undefined);
     await jetstream?.nc.close().catch(() => undefined);
     await stack?.stop();
-    await cleanUp(admin, database, envPrefix, options.natsUrl, namespace).finally(() =>
-      admin.end().catch(() => undefined),
-    );
+    await admin.end().catch(() => undefined);
+    await dropScratch(options, { database, envPrefix, namespace });
   }
 }
 
@@ -280,30 +280,6 @@ async function runRound(control: pg.Client, jetstream: JetStreamContext, environ
     perCheck: summarize(rows.map((row) => row.duration_ms)),
     opened: rows.reduce((sum, row) => sum + (row.opened ?? 0), 0),
   };
-}
-
-async function cleanUp(
-  admin: pg.Client,
-  database: string,
-  envPrefix: string,
-  natsUrl: string,
-  namespace: string,
-): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(
-    `select datname from pg_database where datname = $1 or datname like $2 || '%'`,
-    [database, envPrefix],
-  );
-  for (const row of rows) await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
-  const jetstream = await connectJetStream(natsUrl, namespace, 'bench-drift-cleanup');
-  try {
-    for await (const info of jetstream.jsm.streams.list()) {
-      const name = info.config.name;
-      if (name.startsWith(`${namespace}_`) || name.startsWith(`KV_${namespace}_`))
-        await jetstream.jsm.streams.delete(name);
-    }
-  } finally {
-    await jetstream.nc.close();
-  }
 }
 
 /** `npm run vibe -- bench-drift`: argument parsing and the report. */

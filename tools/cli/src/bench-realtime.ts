@@ -1,3 +1,4 @@
+import { dropScratch } from './bench/scratch.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
@@ -12,7 +13,6 @@ import {
   migrate,
   publishEvent,
   publishJson,
-  quoteIdent,
   withDatabase,
   type JetStreamContext,
 } from '@vibe/platform';
@@ -154,7 +154,7 @@ export async function benchRealtime(options: RealtimeBenchOptions): Promise<Real
     await control.end().catch(() => undefined);
     await jetstream?.nc.close().catch(() => undefined);
     await stack?.stop();
-    await cleanUp(options, database, envPrefix, namespace);
+    await dropScratch(options, { database, envPrefix, namespace });
   }
 }
 
@@ -270,29 +270,4 @@ export function summarize(values: number[]): LatencySummary {
     p99: percentile(values, 0.99),
     max: percentile(values, 1),
   };
-}
-
-async function cleanUp(options: RealtimeBenchOptions, database: string, envPrefix: string, namespace: string) {
-  const admin = new pg.Client({ connectionString: options.adminUrl });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ datname: string }>(
-      `select datname from pg_database where datname = $1 or datname like $2 || '%'`,
-      [database, envPrefix],
-    );
-    for (const row of rows) await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
-  } finally {
-    await admin.end();
-  }
-  const jetstream = await connectJetStream(options.natsUrl, namespace, 'bench-realtime-cleanup');
-  try {
-    for await (const info of jetstream.jsm.streams.list()) {
-      const name = info.config.name;
-      if (name.startsWith(`${namespace}_`) || name.startsWith(`KV_${namespace}_`)) {
-        await jetstream.jsm.streams.delete(name);
-      }
-    }
-  } finally {
-    await jetstream.nc.close();
-  }
 }

@@ -52,7 +52,7 @@ export async function startScratchStack(options: ScratchOptions): Promise<Scratc
   const cleanUp = async () => {
     await jetstream?.nc.close().catch(() => undefined);
     await stack?.stop();
-    await dropScratch(options, database, envPrefix, namespace);
+    await dropScratch(options, { database, envPrefix, namespace });
   };
   try {
     stack = await startStack({
@@ -107,23 +107,30 @@ export async function startScratchStack(options: ScratchOptions): Promise<Scratc
   };
 }
 
-async function dropScratch(options: ScratchOptions, database: string, envPrefix: string, namespace: string) {
-  const admin = new pg.Client({ connectionString: options.adminUrl });
+/**
+ * Removes what a benchmark made: its control-plane database, the environment databases named by its prefix,
+ * and the streams and buckets of its NATS namespace.
+ */
+export async function dropScratch(
+  urls: { adminUrl: string; natsUrl: string },
+  scratch: { database: string; envPrefix: string; namespace: string },
+): Promise<void> {
+  const admin = new pg.Client({ connectionString: urls.adminUrl });
   await admin.connect();
   try {
     const { rows } = await admin.query<{ datname: string }>(
       `select datname from pg_database where datname = $1 or datname like $2 || '%'`,
-      [database, envPrefix],
+      [scratch.database, scratch.envPrefix],
     );
     for (const row of rows) await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
   } finally {
     await admin.end();
   }
-  const jetstream = await connectJetStream(options.natsUrl, namespace, 'bench-cleanup');
+  const jetstream = await connectJetStream(urls.natsUrl, scratch.namespace, 'bench-cleanup');
   try {
     for await (const info of jetstream.jsm.streams.list()) {
       const name = info.config.name;
-      if (name.startsWith(`${namespace}_`) || name.startsWith(`KV_${namespace}_`))
+      if (name.startsWith(`${scratch.namespace}_`) || name.startsWith(`KV_${scratch.namespace}_`))
         await jetstream.jsm.streams.delete(name);
     }
   } finally {

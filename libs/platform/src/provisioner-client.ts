@@ -54,34 +54,34 @@ export async function callProvisioner<T extends ProvisionTool>(
   };
   let recheck: ReturnType<typeof setInterval> | undefined;
   try {
-    let raw: unknown = await stored();
-    if (raw === undefined) {
-      const attempt = options.attempt ?? 1;
-      const msgID = attempt > 1 ? `${command.commandId}.${attempt}` : command.commandId;
-      await publishJson(ctx, ctx.topology.subjects.provisionCommand(command.tool), command, msgID);
-      raw = await new Promise<unknown>((resolve, reject) => {
-        recheck = setInterval(() => {
-          void stored().then((value) => {
-            if (value !== undefined) resolve(value);
-          });
-        }, options.recheckMs ?? 2000);
-        (async () => {
-          for await (const msg of subscription) {
-            resolve(decodeJson(msg.data));
-            return;
-          }
-          reject(new ProvisionError(`no result for ${command.tool}`, command.tool, true));
-        })().catch((error: unknown) => {
-          reject(
-            new ProvisionError(
-              `the provisioner did not answer ${command.tool} within ${timeoutMs} ms (${String(error)})`,
-              command.tool,
-              true,
-            ),
-          );
-        });
+    // The stored result (a caller sending the command again after a restart) is looked up while the command
+    // is published, not before: a first call does not wait for the lookup, and a repeat that finds no result
+    // stored needed publishing anyway (the provisioner answers a repeat from its ledger).
+    const attempt = options.attempt ?? 1;
+    const msgID = attempt > 1 ? `${command.commandId}.${attempt}` : command.commandId;
+    const raw = await new Promise<unknown>((resolve, reject) => {
+      const found = (value: unknown) => {
+        if (value !== undefined) resolve(value);
+      };
+      void stored().then(found);
+      publishJson(ctx, ctx.topology.subjects.provisionCommand(command.tool), command, msgID).catch(reject);
+      recheck = setInterval(() => void stored().then(found), options.recheckMs ?? 2000);
+      (async () => {
+        for await (const msg of subscription) {
+          resolve(decodeJson(msg.data));
+          return;
+        }
+        reject(new ProvisionError(`no result for ${command.tool}`, command.tool, true));
+      })().catch((error: unknown) => {
+        reject(
+          new ProvisionError(
+            `the provisioner did not answer ${command.tool} within ${timeoutMs} ms (${String(error)})`,
+            command.tool,
+            true,
+          ),
+        );
       });
-    }
+    });
     const result = ProvisionResult.parse(raw);
     if (!result.ok) {
       throw new ProvisionError(result.error.message, result.tool, result.error.transient, result.error.code);

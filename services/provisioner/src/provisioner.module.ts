@@ -11,6 +11,7 @@ import { LocalApiServer } from './edge-runtime/local-api.server.js';
 import { supabaseDriver } from './drivers/supabase/supabase.driver.js';
 import { LocalMcpConnector } from './mcp/local/local-mcp.connector.js';
 import { MCP_CONNECTOR, type McpConnector } from './mcp/mcp-session.js';
+import { PooledMcpConnector } from './mcp/session-pool.js';
 import { SupabaseMcpConnector } from './mcp/supabase/supabase-mcp.connector.js';
 
 /**
@@ -57,22 +58,30 @@ export class ProvisionerModule {
         {
           provide: MCP_CONNECTOR,
           inject: kind === 'local' ? [LocalDriver, LocalApiServer] : [LocalDriver],
+          // Sessions are kept open between the commands of a build: in-memory ones cost little to keep, a
+          // process of the official server more, so fewer of those.
           useFactory: (local: LocalDriver, api?: LocalApiServer): McpConnector =>
             config.SUPABASE_ACCESS_TOKEN
-              ? new SupabaseMcpConnector({
-                  accessToken: config.SUPABASE_ACCESS_TOKEN,
-                  command: config.SUPABASE_MCP_COMMAND,
-                  packageSpec: config.SUPABASE_MCP_PACKAGE,
-                  features: config.SUPABASE_MCP_FEATURES,
-                  apiUrl: config.SUPABASE_API_URL,
-                })
-              : new LocalMcpConnector(local, {
-                  // The URL the local API actually serves (its port is known once it listens).
-                  get apiUrlTemplate() {
-                    return api?.urlTemplate ?? config.ENV_API_URL;
-                  },
-                  jwtSecret: config.ENV_JWT_SECRET,
-                }),
+              ? new PooledMcpConnector(
+                  new SupabaseMcpConnector({
+                    accessToken: config.SUPABASE_ACCESS_TOKEN,
+                    command: config.SUPABASE_MCP_COMMAND,
+                    packageSpec: config.SUPABASE_MCP_PACKAGE,
+                    features: config.SUPABASE_MCP_FEATURES,
+                    apiUrl: config.SUPABASE_API_URL,
+                  }),
+                  { maxIdle: 4, idleMs: 15_000 },
+                )
+              : new PooledMcpConnector(
+                  new LocalMcpConnector(local, {
+                    // The URL the local API actually serves (its port is known once it listens).
+                    get apiUrlTemplate() {
+                      return api?.urlTemplate ?? config.ENV_API_URL;
+                    },
+                    jwtSecret: config.ENV_JWT_SECRET,
+                  }),
+                  { maxIdle: 32, idleMs: 15_000 },
+                ),
         },
         LedgerRepository,
         CommandsService,

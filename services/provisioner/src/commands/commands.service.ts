@@ -16,7 +16,7 @@ import { MCP_CONNECTOR, type McpConnector } from '../mcp/mcp-session.js';
 import { CommandApiCalls } from './api-calls.js';
 import { provisionerCallEvent, type CallEvent } from './audit.js';
 import { runCommand } from './command-runner.js';
-import { LedgerRepository, type LedgerEntry } from './ledger.repository.js';
+import { LedgerRepository, type CommandClaim, type LedgerEntry } from './ledger.repository.js';
 import { CommandMcpCalls, WORKER } from './mcp-calls.js';
 import { capResult, decideFailure, errorMessage, failedResult, okResult } from './outcome.js';
 
@@ -46,23 +46,29 @@ export class CommandsService {
       // Another copy of this command is executing; when this one comes back it is answered from the ledger.
       return { nak: backoff(deliveryCount) };
     }
+    const early = new EarlyEvents(this.jetstream, this.logger);
     let outcome: LedgerEntry | Disposition;
     try {
-      outcome = await this.complete(command, deliveryCount);
+      outcome = await this.complete(command, deliveryCount, claim, early);
     } finally {
-      // Once recorded, a copy finds the ledger entry: the claim is not needed while publishing.
+      // Recording gave the claim up already (a copy finds the ledger entry); this is for a retry or a throw.
       await claim.release();
     }
     if ('result' in outcome) {
-      await this.publish(outcome);
+      await this.publish(outcome, await early.published());
       return ACK;
     }
     return outcome;
   }
 
   /** The ledger entry of the command (recorded earlier, or now after executing it), or a retry. */
-  private async complete(command: ProvisionCommand, deliveryCount: number): Promise<LedgerEntry | Disposition> {
-    const recorded = await this.ledger.find(command.commandId);
+  private async complete(
+    command: ProvisionCommand,
+    deliveryCount: number,
+    claim: CommandClaim,
+    early: EarlyEvents,
+  ): Promise<LedgerEntry | Disposition> {
+    const recorded = claim.recorded;
     if (recorded) {
       this.logger.log(`${command.tool} ${command.commandId} answered from the ledger`);
       return recorded;
@@ -73,11 +79,11 @@ export class CommandsService {
       const ref = environmentRefOf(command);
       if (!ref) throw new Error(`${command.tool} names no environment for its MCP calls`);
       calls ??= new CommandMcpCalls(this.connector, { command, environment: ref, attempt: deliveryCount }, (event) =>
-        this.publishCall(event),
+        early.publish(event),
       );
       return calls;
     };
-    const requests = new CommandApiCalls({ command, attempt: deliveryCount }, (event) => this.publishCall(event));
+    const requests = new CommandApiCalls({ command, attempt: deliveryCount }, (event) => early.publish(event));
     const startedAt = new Date();
     const started = performance.now();
     let result: ProvisionResult;
@@ -110,7 +116,7 @@ export class CommandsService {
       endedAt: new Date(),
       worker: WORKER,
     });
-    return this.ledger.record({ result, audit, calls: [...requests.events, ...(calls?.events ?? [])] });
+    return claim.record({ result, audit, calls: [...requests.events, ...(calls?.events ?? [])] });
   }
 
   /**
@@ -124,18 +130,51 @@ export class CommandsService {
     );
   }
 
-  /** A call's audit event, right away; if NATS is away now, the ledger entry publishes it later. */
-  private async publishCall(event: CallEvent): Promise<void> {
-    await publishEvent(this.jetstream, event).catch((error: unknown) => {
-      this.logger.warn(`audit event ${event.id} published later: ${redactText(errorMessage(error))}`);
-    });
-  }
-
-  private async publish(entry: LedgerEntry): Promise<void> {
+  /**
+   * The result first (the sender waits for it), then the audit events not published yet, all sent before
+   * any acknowledgement is awaited (one connection keeps their order).
+   */
+  private async publish(entry: LedgerEntry, alreadyPublished: ReadonlySet<string> = new Set()): Promise<void> {
     const { result, audit, calls } = entry;
     const subject = this.jetstream.topology.subjects.provisionResult(result.commandId);
-    await publishJson(this.jetstream, subject, result, result.commandId);
-    for (const call of calls) await publishEvent(this.jetstream, call);
-    if (audit) await publishEvent(this.jetstream, audit);
+    const sent = [publishJson(this.jetstream, subject, result, result.commandId)];
+    for (const event of [...calls, ...(audit ? [audit] : [])]) {
+      if (!alreadyPublished.has(event.id)) sent.push(publishEvent(this.jetstream, event));
+    }
+    const failed = (await Promise.allSettled(sent)).find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+/**
+ * The audit events of one execution, published as each call ends without holding the command up (a call is
+ * audited even when the command never completes). Which ones made it is remembered, so that only the others
+ * are published again with the result; if NATS is away now, the ledger entry publishes them later.
+ */
+class EarlyEvents {
+  private readonly sent = new Set<string>();
+  private readonly pending: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly jetstream: JetStreamContext,
+    private readonly logger: Logger,
+  ) {}
+
+  publish(event: CallEvent): Promise<void> {
+    this.pending.push(
+      publishEvent(this.jetstream, event).then(
+        () => void this.sent.add(event.id),
+        (error: unknown) => {
+          this.logger.warn(`audit event ${event.id} published later: ${redactText(errorMessage(error))}`);
+        },
+      ),
+    );
+    return Promise.resolve();
+  }
+
+  /** The ids published, once every attempt has ended. */
+  async published(): Promise<ReadonlySet<string>> {
+    await Promise.all(this.pending);
+    return this.sent;
   }
 }

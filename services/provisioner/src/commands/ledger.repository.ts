@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ManagementApiCall, McpCall, ProvisionerCall, ProvisionResult } from '@vibe/contracts';
-import { PG_POOL, pgErrorCode, type Pool, type PoolClient } from '@vibe/platform';
+import { PG_POOL, pgErrorCode, quoteLiteral, type Pool, type PoolClient } from '@vibe/platform';
+import type { QueryResult } from 'pg';
 import type { CallEvent, ProvisionerCallEvent } from './audit.js';
 
 /**
@@ -15,6 +16,14 @@ export interface LedgerEntry {
 
 /** Held while a command executes; no other worker, in this process or another, executes the same id. */
 export interface CommandClaim {
+  /** What the ledger held for the command when it was claimed: a command completed earlier is not run again. */
+  readonly recorded: LedgerEntry | null;
+  /**
+   * Records the completed command, commits, and gives the claim up, in one round trip. If the command was
+   * recorded meanwhile, the earlier entry wins and is returned.
+   */
+  record(entry: LedgerEntry): Promise<LedgerEntry>;
+  /** Gives the claim up without recording (the command is retried later). Safe after record(). */
   release(): Promise<void>;
 }
 
@@ -43,30 +52,67 @@ export class LedgerRepository {
 
   /**
    * Claims a command id for execution, or returns null when another worker holds it right now. The claim
-   * is a session advisory lock, so a worker that dies gives it up with its connection.
+   * is a session advisory lock, so a worker that dies gives it up with its connection. The ledger is read in
+   * the same round trip, after the lock is taken (each statement reads a snapshot of its own).
    */
   async claim(commandId: string): Promise<CommandClaim | null> {
     const client: PoolClient = await this.pool.connect();
+    const lock = `${CLAIM_LOCK_CLASS}, hashtext(${quoteLiteral(commandId)})`;
+    let recorded: LedgerEntry | null;
     try {
-      const { rows } = await client.query<{ claimed: boolean }>(
-        'select pg_try_advisory_lock($1, hashtext($2)) as claimed',
-        [CLAIM_LOCK_CLASS, commandId],
-      );
-      if (!rows[0]?.claimed) {
+      const [claimed, ledger] = (await client.query(
+        `select pg_try_advisory_lock(${lock}) as claimed;
+         select result, audit from public.provisioner_commands where command_id = ${quoteLiteral(commandId)}`,
+      )) as unknown as [QueryResult<{ claimed: boolean }>, QueryResult<{ result: unknown; audit: unknown }>];
+      if (!claimed.rows[0]?.claimed) {
         client.release();
         return null;
       }
+      recorded = ledger.rows[0] ? toEntry(ledger.rows[0]) : null;
     } catch (error) {
       client.release(true);
       throw error;
     }
+    let released = false;
+    /** Runs the statement that ends with the unlock; the connection is dropped when it fails (lock or not). */
+    const finish = async (statements: string): Promise<QueryResult[]> => {
+      released = true;
+      try {
+        const results = (await client.query(statements)) as unknown as QueryResult | QueryResult[];
+        client.release();
+        return Array.isArray(results) ? results : [results];
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+    };
     return {
-      async release() {
-        await client.query('select pg_advisory_unlock($1, hashtext($2))', [CLAIM_LOCK_CLASS, commandId]).then(
-          () => client.release(),
-          // Not unlocked: the connection must not go back to the pool holding the lock.
-          () => client.release(true),
+      recorded,
+      record: async (entry) => {
+        if (released) throw new Error(`the claim of command ${commandId} was given up before recording`);
+        const { result, audit, calls } = entry;
+        const column = auditColumn(audit, calls);
+        const values = [
+          quoteLiteral(result.commandId),
+          quoteLiteral(result.sessionId),
+          quoteLiteral(result.tool),
+          `${quoteLiteral(JSON.stringify(result))}::jsonb`,
+          column === null ? 'null' : `${quoteLiteral(column)}::jsonb`,
+        ];
+        // Committed before the lock is given up, so the worker that claims the id next finds it recorded.
+        const [inserted] = await finish(
+          `insert into public.provisioner_commands (command_id, session_id, tool, result, audit)
+           values (${values.join(', ')}) on conflict (command_id) do nothing;
+           commit;
+           select pg_advisory_unlock(${lock})`,
         );
+        if (inserted?.rowCount === 1) return entry;
+        const earlier = await this.find(result.commandId);
+        if (!earlier) throw new Error(`command ${result.commandId} is neither new nor recorded`);
+        return earlier;
+      },
+      release: async () => {
+        if (!released) await finish(`select pg_advisory_unlock(${lock})`).catch(() => undefined);
       },
     };
   }
@@ -77,22 +123,6 @@ export class LedgerRepository {
       [commandId],
     );
     return rows[0] ? toEntry(rows[0]) : null;
-  }
-
-  /** Records a completed command; if it was recorded meanwhile, the earlier entry wins and is returned. */
-  async record(entry: LedgerEntry): Promise<LedgerEntry> {
-    const { result, audit, calls } = entry;
-    const { rows } = await this.pool.query<{ result: unknown; audit: unknown }>(
-      `insert into public.provisioner_commands (command_id, session_id, tool, result, audit)
-       values ($1, $2, $3, $4::jsonb, $5::jsonb)
-       on conflict (command_id) do nothing
-       returning result, audit`,
-      [result.commandId, result.sessionId, result.tool, JSON.stringify(result), auditColumn(audit, calls)],
-    );
-    if (rows[0]) return toEntry(rows[0]);
-    const earlier = await this.find(result.commandId);
-    if (!earlier) throw new Error(`command ${result.commandId} is neither new nor recorded`);
-    return earlier;
   }
 }
 

@@ -4,6 +4,7 @@ import type { BuildDeps } from '../ports.js';
 import type { StepBody } from '../step.js';
 import { applyAll } from './apply.js';
 import { requireEnvironment, requirePlan } from './require.js';
+import { together } from './together.js';
 
 /** Where the analytics rows come from when no S3 / Iceberg wrapper is configured. */
 export const LOCAL_ANALYTICS_PROVENANCE = 'local views (no S3/Iceberg wrapper configured)';
@@ -67,28 +68,34 @@ export const configureAnalytics: StepBody = async (state, deps, ctx) => {
   const provenance = analyticsProvenance(plan, deps)!.description;
   await ctx.focus({ type: 'analytics', name: views.join(', ') });
   await applyAll(state.sessionId, environment.ref, analytics, deps);
-  const { rows } = await deps.provisioner.call(state.sessionId, 'verify:analytics', {
-    tool: 'execute_sql',
-    environmentRef: environment.ref,
-    readOnly: true,
-    query: 'select public.run_analytics_query() as rows',
-  });
+  // The query and the Edge Function that serves it are checked at once.
+  const viaFunction = plan.edgeFunctions.some((fn) => fn.slug === 'analytics_query');
+  if (viaFunction) await ctx.focus({ type: 'function', name: 'analytics_query' }, 0.5);
+  const [{ rows }, answer] = await together([
+    deps.provisioner.call(state.sessionId, 'verify:analytics', {
+      tool: 'execute_sql',
+      environmentRef: environment.ref,
+      readOnly: true,
+      query: 'select public.run_analytics_query() as rows',
+    }),
+    viaFunction
+      ? deps.provisioner.call(state.sessionId, 'verify:analytics:edge_function', {
+          tool: 'invoke_edge_function',
+          environmentRef: environment.ref,
+          slug: 'analytics_query',
+          method: 'POST',
+          auth: 'anon',
+          body: {},
+        })
+      : null,
+  ]);
   const result = rows[0]?.rows;
   if (!Array.isArray(result)) throw new Error('run_analytics_query() did not return a JSON array');
   if (demo && result.length === 0)
     throw new Error('run_analytics_query() returned no rows although demo rows were seeded');
 
   let through = 'a read-only query';
-  if (plan.edgeFunctions.some((fn) => fn.slug === 'analytics_query')) {
-    await ctx.focus({ type: 'function', name: 'analytics_query' }, 0.5);
-    const answer = await deps.provisioner.call(state.sessionId, 'verify:analytics:edge_function', {
-      tool: 'invoke_edge_function',
-      environmentRef: environment.ref,
-      slug: 'analytics_query',
-      method: 'POST',
-      auth: 'anon',
-      body: {},
-    });
+  if (answer) {
     const problems = edgeFunctionAnswerProblems('analytics_query', answer);
     const served = (answer.body as { rows?: unknown }).rows;
     if (demo && Array.isArray(served) && served.length === 0) problems.push('"rows" is empty in demo mode');

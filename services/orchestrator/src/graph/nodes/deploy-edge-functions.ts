@@ -3,6 +3,7 @@ import { sqlStringList, type StepBody } from '../step.js';
 import { applyAll } from './apply.js';
 import { analyticsProvenance, requireForeignTable } from './configure-analytics.js';
 import { requireEnvironment, requirePlan } from './require.js';
+import { together } from './together.js';
 
 /**
  * Spec §6.1 `deploy_edge_functions`: the SQL functions of spec §9.3.0 that the Edge Functions call (created,
@@ -21,60 +22,71 @@ export const deployEdgeFunctions: StepBody = async (state, deps, ctx) => {
   // With an S3 / Iceberg wrapper configured (spec §10.2), run_analytics_query reads its foreign table.
   const wrapper = plan.analyticsViews.length ? (deps.analytics?.icebergWrapper ?? null) : null;
   if (wrapper) await requireForeignTable(state.sessionId, environment, wrapper, deps);
-  await applyAll(
-    state.sessionId,
-    environment.ref,
-    [functions, ...(wrapper ? [renderAnalyticsWrapper(plan, wrapper)] : [])],
-    deps,
-  );
-  const { rows } = await deps.provisioner.call(state.sessionId, 'verify:functions', {
-    tool: 'execute_sql',
-    environmentRef: environment.ref,
-    readOnly: true,
-    query: `select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-where n.nspname = 'public' and p.proname in (${sqlStringList(expected)}) order by p.proname`,
-  });
-  const found = rows.map((row) => String(row.proname));
-  const missing = expected.filter((name) => !found.includes(name));
-  if (missing.length) throw new Error(`SQL functions missing after the migration: ${missing.join(', ')}`);
-
   const rendered = renderEdgeFunctions(plan, { analyticsProvenance: analyticsProvenance(plan, deps) ?? undefined });
-  // The functions are deployed and checked side by side (each check waits on a cold Deno start, the longest
-  // wait of the step); their events follow in the plan's order once every check is in.
+  // Deploying a function does not need its SQL functions (only answering does): the deploys go out beside
+  // the migration, and each function is checked once both are in.
+  const [found, deployedAll] = await together([
+    (async () => {
+      await applyAll(
+        state.sessionId,
+        environment.ref,
+        [functions, ...(wrapper ? [renderAnalyticsWrapper(plan, wrapper)] : [])],
+        deps,
+      );
+      const { rows } = await deps.provisioner.call(state.sessionId, 'verify:functions', {
+        tool: 'execute_sql',
+        environmentRef: environment.ref,
+        readOnly: true,
+        query: `select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+where n.nspname = 'public' and p.proname in (${sqlStringList(expected)}) order by p.proname`,
+      });
+      const names = rows.map((row) => String(row.proname));
+      const missing = expected.filter((name) => !names.includes(name));
+      if (missing.length) throw new Error(`SQL functions missing after the migration: ${missing.join(', ')}`);
+      return names;
+    })(),
+    together(
+      rendered.map((fn) =>
+        deps.provisioner.call(state.sessionId, `function:${fn.slug}`, {
+          tool: 'deploy_edge_function',
+          environmentRef: environment.ref,
+          name: fn.slug,
+          entrypointPath: fn.entrypointPath,
+          verifyJwt: fn.verifyJwt,
+          files: fn.files,
+        }),
+      ),
+    ),
+  ]);
+
+  // The functions are checked side by side, each with and without a JWT at once (a check may wait on a
+  // cold Deno start, the longest wait of the step); their events follow in the plan's order once every
+  // check is in.
   await ctx.focus({ type: 'function', name: rendered.map((fn) => fn.slug).join(', ') }, 0.5);
-  const checked = await Promise.all(
-    rendered.map(async (fn) => {
-      const { function: deployed } = await deps.provisioner.call(state.sessionId, `function:${fn.slug}`, {
-        tool: 'deploy_edge_function',
-        environmentRef: environment.ref,
-        name: fn.slug,
-        entrypointPath: fn.entrypointPath,
-        verifyJwt: fn.verifyJwt,
-        files: fn.files,
-      });
-      const answer = await deps.provisioner.call(state.sessionId, `verify:function:${fn.slug}:v${deployed.version}`, {
-        tool: 'invoke_edge_function',
-        environmentRef: environment.ref,
-        slug: fn.slug,
-        method: 'POST',
-        auth: 'anon',
-        body: {},
-      });
+  const checked = await together(
+    rendered.map(async (fn, i) => {
+      const deployed = deployedAll[i]!.function;
+      const [answer, refused] = await together([
+        deps.provisioner.call(state.sessionId, `verify:function:${fn.slug}:v${deployed.version}`, {
+          tool: 'invoke_edge_function',
+          environmentRef: environment.ref,
+          slug: fn.slug,
+          method: 'POST',
+          auth: 'anon',
+          body: {},
+        }),
+        fn.verifyJwt
+          ? deps.provisioner.call(state.sessionId, `verify:function:${fn.slug}:v${deployed.version}:no-jwt`, {
+              tool: 'invoke_edge_function',
+              environmentRef: environment.ref,
+              slug: fn.slug,
+              method: 'POST',
+              auth: 'none',
+            })
+          : null,
+      ]);
       const problems = edgeFunctionAnswerProblems(fn.slug, answer);
-      if (fn.verifyJwt) {
-        const refused = await deps.provisioner.call(
-          state.sessionId,
-          `verify:function:${fn.slug}:v${deployed.version}:no-jwt`,
-          {
-            tool: 'invoke_edge_function',
-            environmentRef: environment.ref,
-            slug: fn.slug,
-            method: 'POST',
-            auth: 'none',
-          },
-        );
-        if (refused.status !== 401) problems.push(`without a JWT it answered ${refused.status}, not 401`);
-      }
+      if (refused && refused.status !== 401) problems.push(`without a JWT it answered ${refused.status}, not 401`);
       return { fn, deployed, answer, problems };
     }),
   );

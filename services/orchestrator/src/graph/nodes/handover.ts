@@ -3,6 +3,7 @@ import type { BuildDeps } from '../ports.js';
 import type { BuildStateValue } from '../state.js';
 import type { StepContext } from '../step.js';
 import { requireEnvironment } from './require.js';
+import { together } from './together.js';
 
 /**
  * What a succeeded build hands a frontend (issue 12, spec §8.2), read from the environment through the
@@ -20,27 +21,21 @@ export async function collectHandover(
   const environment = requireEnvironment(state);
   const environmentRef = environment.ref;
   await ctx.focus({ type: 'function', name: 'handover' }, 0.9);
-  // The URL the driver recorded (the local API's, or SUPABASE_PROJECT_URL's for a project), else the MCP server's.
-  const url =
+  // The reads do not depend on each other: they run at once. The URL is the one the driver recorded (the
+  // local API's, or SUPABASE_PROJECT_URL's for a project), else the MCP server's.
+  const [url, { keys }, { functions }, { types }, shareToken] = await together([
     environment.apiUrl ??
-    (
-      await deps.provisioner.call(state.sessionId, 'handover:project-url', {
-        tool: 'get_project_url',
-        environmentRef,
-      })
-    ).url;
-  const { keys } = await deps.provisioner.call(state.sessionId, 'handover:publishable-keys', {
-    tool: 'get_publishable_keys',
-    environmentRef,
-  });
-  const { functions } = await deps.provisioner.call(state.sessionId, 'handover:edge-functions', {
-    tool: 'list_edge_functions',
-    environmentRef,
-  });
-  const { types } = await deps.provisioner.call(state.sessionId, 'handover:types', {
-    tool: 'generate_typescript_types',
-    environmentRef,
-  });
+      deps.provisioner
+        .call(state.sessionId, 'handover:project-url', { tool: 'get_project_url', environmentRef })
+        .then((answer) => answer.url),
+    deps.provisioner.call(state.sessionId, 'handover:publishable-keys', {
+      tool: 'get_publishable_keys',
+      environmentRef,
+    }),
+    deps.provisioner.call(state.sessionId, 'handover:edge-functions', { tool: 'list_edge_functions', environmentRef }),
+    deps.provisioner.call(state.sessionId, 'handover:types', { tool: 'generate_typescript_types', environmentRef }),
+    deps.sessions.shareToken(state.sessionId),
+  ]);
   return frontendHandover({
     sessionId: state.sessionId,
     apiUrl: url,
@@ -48,7 +43,7 @@ export async function collectHandover(
     functions,
     types,
     tables: state.tables.map((table) => table.name),
-    shareToken: await deps.sessions.shareToken(state.sessionId),
+    shareToken,
     publicBaseUrl: deps.handover.publicBaseUrl,
   });
 }

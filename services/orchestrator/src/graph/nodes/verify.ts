@@ -11,6 +11,7 @@ import type { BuildDeps } from '../ports.js';
 import type { BuildStateValue } from '../state.js';
 import type { StepContext } from '../step.js';
 import { requireEnvironment, requirePlan } from './require.js';
+import { together } from './together.js';
 
 /**
  * Verification before `build_succeeded` (issue 5, DESIGN.md §6, spec §11), through the provisioner only:
@@ -33,29 +34,28 @@ export async function verifyEnvironment(
   const environment = requireEnvironment(state);
   const startedAt = deps.now();
 
-  await ctx.focus({ type: 'table', name: 'schema' }, 0.1);
-  const { rows } = await deps.provisioner.call(state.sessionId, 'verify:catalog', {
-    tool: 'execute_sql',
-    environmentRef: environment.ref,
-    readOnly: true,
-    query: SCHEMA_CATALOG_SQL,
-  });
-
-  await ctx.focus({ type: 'policy', name: 'access matrix' }, 0.3);
+  // The three checks read (or roll back) and do not depend on each other: they run at once.
+  await ctx.focus({ type: 'policy', name: 'access matrix' }, 0.1);
   const planned = plannedPolicies(plan);
-  const matrix = await deps.provisioner.call(state.sessionId, 'verify:access-matrix', {
-    tool: 'run_access_matrix',
-    environmentRef: environment.ref,
-    matrix: accessMatrix(plan),
-    policies: planned,
-  });
-
-  await ctx.focus({ type: 'policy', name: 'security advisor' }, 0.7);
-  const { lints } = await deps.provisioner.call(state.sessionId, 'verify:advisors:security', {
-    tool: 'get_advisors',
-    environmentRef: environment.ref,
-    type: 'security',
-  });
+  const [{ rows }, matrix, { lints }] = await together([
+    deps.provisioner.call(state.sessionId, 'verify:catalog', {
+      tool: 'execute_sql',
+      environmentRef: environment.ref,
+      readOnly: true,
+      query: SCHEMA_CATALOG_SQL,
+    }),
+    deps.provisioner.call(state.sessionId, 'verify:access-matrix', {
+      tool: 'run_access_matrix',
+      environmentRef: environment.ref,
+      matrix: accessMatrix(plan),
+      policies: planned,
+    }),
+    deps.provisioner.call(state.sessionId, 'verify:advisors:security', {
+      tool: 'get_advisors',
+      environmentRef: environment.ref,
+      type: 'security',
+    }),
+  ]);
 
   return verificationReport({
     expectedSchema: expectedSchema(plan),

@@ -72,7 +72,9 @@ EXPOSE 3003
 CMD ["node", "services/drift-sentinel/dist/main.js"]
 
 FROM runtime AS realtime-bridge
-ENV PORT=3004
+# A larger young generation for the projector (tools/cli/src/stack.ts, serviceV8Flags, says why).
+ENV PORT=3004 \
+    NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=128"
 EXPOSE 3004
 CMD ["node", "services/realtime-bridge/dist/main.js"]
 

@@ -318,14 +318,19 @@ export function consumeDurable(
 export interface BatchConsumeOptions extends Omit<ConsumeOptions, 'concurrency'> {
   /** The most messages handed to one call of the handler. */
   maxBatch?: number;
+  /**
+   * Batches handled at once (default 1): with 2, the next batch is decoded while the last one is written. The
+   * handler then settles each batch on its own; whatever it does in stream order it must order itself.
+   */
+  maxInFlight?: number;
 }
 
 /**
- * Like `consumeDurable`, for handlers that make many messages durable at once (one insert, one commit). One
- * batch is handled at a time, in stream order; the messages that arrive meanwhile make the next batch. So a
- * lone message is handled at once (a batch of one), and a backlog is taken `maxBatch` at a time. `handle`
- * returns one disposition per message, carried out after it returns (ack only after its commit); a thrown
- * error naks the whole batch with a delay.
+ * Like `consumeDurable`, for handlers that make many messages durable at once (one insert, one commit).
+ * Batches are started in stream order, `maxInFlight` at a time (one by default); the messages that arrive
+ * meanwhile make the next batch. So a lone message is handled at once (a batch of one), and a backlog is
+ * taken `maxBatch` at a time. `handle` returns one disposition per message, carried out after it returns
+ * (ack only after its commit); a thrown error naks the whole batch with a delay.
  */
 export function consumeDurableBatches(
   ctx: JetStreamContext,
@@ -335,8 +340,9 @@ export function consumeDurableBatches(
   options: BatchConsumeOptions = {},
 ): ConsumeLoop {
   const maxBatch = options.maxBatch ?? 500;
+  const maxInFlight = options.maxInFlight ?? 1;
   let pending: JsMsg[] = [];
-  let running: Promise<void> | undefined;
+  const running = new Set<Promise<void>>();
 
   const runBatch = async (batch: JsMsg[]): Promise<void> => {
     // Keeps the batch and what waits behind it alive: both are pulled and count against the ack wait.
@@ -365,21 +371,23 @@ export function consumeDurableBatches(
     }
   };
   const kick = () => {
-    if (running || pending.length === 0) return;
-    const batch = pending.slice(0, maxBatch);
-    pending = pending.slice(maxBatch);
-    running = runBatch(batch).finally(() => {
-      running = undefined;
-      kick();
-    });
+    while (running.size < maxInFlight && pending.length > 0) {
+      const batch = pending.slice(0, maxBatch);
+      pending = pending.slice(maxBatch);
+      const task: Promise<void> = runBatch(batch).finally(() => {
+        running.delete(task);
+        kick();
+      });
+      running.add(task);
+    }
   };
 
-  return consumeLoop(ctx, stream, durable, maxBatch * 2, options, {
+  return consumeLoop(ctx, stream, durable, maxBatch * (maxInFlight + 1), options, {
     async accept(msg) {
       pending.push(msg);
       kick();
       // Back pressure: the pull stops refilling while a full batch waits.
-      while (pending.length >= maxBatch && running) await running;
+      while (pending.length >= maxBatch && running.size > 0) await Promise.race(running);
     },
     async drain(stopping) {
       if (stopping) {
@@ -387,7 +395,7 @@ export function consumeDurableBatches(
         for (const msg of pending) msg.nak();
         pending = [];
       }
-      while (running) await running;
+      while (running.size > 0) await Promise.allSettled(running);
     },
   });
 }

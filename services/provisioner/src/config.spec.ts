@@ -67,6 +67,11 @@ describe('provisioner config', () => {
       8, 60_000, 150,
     ]);
     expect(() => loadProvisionerConfig({ EDGE_RUNTIME_MAX_WORKERS: '0' })).toThrow(/EDGE_RUNTIME_MAX_WORKERS/);
+    expect(config.EDGE_RUNTIME_SPARES).toBe(2);
+    expect(loadProvisionerConfig({ EDGE_RUNTIME_SPARES: '0' }).EDGE_RUNTIME_SPARES).toBe(0);
+    for (const spares of ['-1', '17', '1.5', 'two']) {
+      expect(() => loadProvisionerConfig({ EDGE_RUNTIME_SPARES: spares })).toThrow(/EDGE_RUNTIME_SPARES/);
+    }
     expect(loadProvisionerConfig({ ENV_API_PORT: '' }).ENV_API_PORT).toBeUndefined();
   });
 });

@@ -52,6 +52,11 @@ export const ProvisionerConfig = BaseConfig.extend({
    * Keep replicas × this (plus the services' own pools) below the server's max_connections.
    */
   ENV_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
+  /**
+   * Clones of the branch template kept ready (local driver): create_environment renames one instead of
+   * cloning while the build waits, and a new one is cloned in the background. 0 clones on demand only.
+   */
+  ENV_SPARE_DATABASES: z.coerce.number().int().min(0).max(16).default(2),
   /** The Deno binary of the local Edge Functions runtime; unset, the `deno` npm package's. */
   EDGE_RUNTIME_DENO: unsetWhenEmpty(z.string().min(1).optional()),
   /**
@@ -62,6 +67,12 @@ export const ProvisionerConfig = BaseConfig.extend({
   EDGE_RUNTIME_DIR: unsetWhenEmpty(z.string().min(1).optional()),
   /** Deno processes running at once (one per function and version, started on demand). */
   EDGE_RUNTIME_MAX_WORKERS: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Spare Deno processes kept ready (supabase-js already loaded), beside EDGE_RUNTIME_MAX_WORKERS: a
+   * function's first request runs on one instead of starting Deno cold, and another is started in the
+   * background. 0: every function starts cold.
+   */
+  EDGE_RUNTIME_SPARES: z.coerce.number().int().min(0).max(16).default(2),
   /** A function's process stops after this long without a request. */
   EDGE_RUNTIME_IDLE_MS: z.coerce.number().int().min(100).default(60_000),
   /** V8 heap limit of each Deno process, in MiB. */

@@ -2,6 +2,7 @@ import { newId, ProvisionOutputs, type EnvironmentInfo } from '@vibe/contracts';
 import { callProvisioner } from '@vibe/platform';
 import type pg from 'pg';
 import { commands, outputOf, startProvisioner, type Provisioner } from './harness.js';
+import { waitFor } from '../../../test/support/index.js';
 
 /** What makes a database look like Supabase, read from its catalogs: equal for "branch" and "project". */
 async function supabaseSurface(db: pg.Client): Promise<unknown> {
@@ -158,10 +159,51 @@ describe('provisioner: environments on the local driver', () => {
     const environments = await Promise.all([1, 2, 3, 4].map(() => createEnvironment('branch')));
     expect(new Set(environments.map((environment) => environment.ref)).size).toBe(4);
     const templates = await provisioner.controlPlaneQuery<{ datname: string }>(
-      `select datname from pg_database where starts_with(datname, $1)`,
-      [`${provisioner.prefix}template_`],
+      `select datname from pg_database where datname ~ $1`,
+      [`^${provisioner.prefix}template_[0-9a-f]{8}$`],
     );
     expect(templates).toHaveLength(1);
+  });
+
+  const spares = async () =>
+    (
+      await provisioner.controlPlaneQuery<{ datname: string; datallowconn: boolean }>(
+        `select datname, datallowconn from pg_database where datname ~ $1 order by oid`,
+        [`^${provisioner.prefix}template_[0-9a-f]{8}_s[0-9a-f]{12}$`],
+      )
+    ).map((row) => ({ name: row.datname, connectable: row.datallowconn }));
+
+  it('keeps spare clones of the template that take no connection, and makes a branch of one by renaming it', async () => {
+    await createEnvironment('branch');
+    const ready = await waitFor(
+      async () => {
+        const now = await spares();
+        return now.length === provisioner.config.ENV_SPARE_DATABASES ? now : null;
+      },
+      { what: 'the spare databases' },
+    );
+    expect(ready.every((spare) => !spare.connectable)).toBe(true);
+
+    const sessionId = newId();
+    const environment = await createEnvironment('branch', sessionId);
+    const left = await spares();
+    // The oldest spare became the environment (and its data is the template's: the Supabase surface).
+    expect(left.map((spare) => spare.name)).not.toContain(ready[0]!.name);
+    const [made] = await provisioner.controlPlaneQuery<{ datallowconn: boolean; search_path: string | null }>(
+      `select d.datallowconn, (select array_to_string(s.setconfig, ',') from pg_db_role_setting s
+         where s.setdatabase = d.oid and s.setrole = 0) as search_path
+       from pg_database d where d.datname = $1`,
+      [environment.ref],
+    );
+    expect(made).toEqual({ datallowconn: true, search_path: 'search_path="$user", public, extensions' });
+    const tables = await provisioner.send(commands.listTables(sessionId, environment.ref, ['auth']));
+    expect(outputOf(tables)).toMatchObject({
+      tables: expect.arrayContaining([expect.objectContaining({ name: 'users' })]),
+    });
+    // And it is refilled in the background.
+    await waitFor(async () => ((await spares()).length === provisioner.config.ENV_SPARE_DATABASES ? true : null), {
+      what: 'the spares refilled',
+    });
   });
 
   it('gives tables made later the API grants, leaving RLS to decide the rows, and lists them', async () => {
@@ -264,5 +306,8 @@ describe('provisioner: environments on the local driver', () => {
     );
     const refused = await provisioner.send(commands.executeSql(newId(), template!.datname, 'select 1'));
     expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_environment_ref' } });
+    const [spare] = await spares();
+    const spareRefused = await provisioner.send(commands.executeSql(newId(), spare!.name, 'select 1'));
+    expect(spareRefused).toMatchObject({ ok: false, error: { code: 'invalid_environment_ref' } });
   });
 });

@@ -69,9 +69,10 @@ async function directFloor(adminUrl: string, environmentDb: string): Promise<num
   await admin.connect();
   // The provisioner clones "branch" environments from `<prefix>template_<fingerprint>`; the floor does too.
   const prefix = environmentDb.slice(0, -32);
+  // The template itself, not one of the spare clones the provisioner keeps beside it (`…template_<fp>_s<hex>`).
   const template = await admin.query<{ datname: string }>(
-    `select datname from pg_database where datname like $1 order by oid desc limit 1`,
-    [`${prefix.replace(/_/g, '\\_')}template\\_%`],
+    `select datname from pg_database where datname ~ $1 order by oid desc limit 1`,
+    [`^${prefix}template_[0-9a-f]{8}$`],
   );
   const source = template.rows[0];
   const floorDb = `${environmentDb.slice(0, 40)}_floor`;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { redactText } from '@vibe/platform';
-import { READY_MARKER, SOCKET_VARIABLE } from './function-bundle.js';
+import { READY_MARKER, SOCKET_VARIABLE, SPARE_MARKER, type SpareAssignment } from './function-bundle.js';
 
 /**
  * One Deno process serving one version of one Edge Function on a Unix socket (DESIGN.md §3: the `deno` npm
@@ -10,6 +10,9 @@ import { READY_MARKER, SOCKET_VARIABLE } from './function-bundle.js';
  * with the runtime's own DENO_DIR, an environment of its own (never the provisioner's: no DATABASE_URL, no
  * access token), read access to its own files only, write access to its own socket only (so not to another
  * function's), the network but not the platform's own servers, no subprocesses, a V8 heap limit.
+ *
+ * A spare (DenoSpare) has all of these from its start: its own fresh directory and socket, no variables but
+ * the ones passed through below until it is given its function's.
  */
 export interface DenoWorkerSpec {
   /** The bundle's directory (function files and the runtime's entry). */
@@ -22,7 +25,11 @@ export interface DenoWorkerSpec {
   env: Record<string, string>;
 }
 
-export interface DenoRuntimeSettings {
+export interface DenoRuntimeSettings extends DenoSpawnSettings {
+  startTimeoutMs: number;
+}
+
+export interface DenoSpawnSettings {
   denoPath: string;
   /**
    * `host:port`s a function may not reach although it may reach the network (`--deny-net`): the platform's
@@ -31,9 +38,10 @@ export interface DenoRuntimeSettings {
   deniedNet?: readonly string[];
   denoDir: string;
   memoryMb: number;
-  startTimeoutMs: number;
   /** Function output (console.log, errors), one redacted line at a time. */
-  log(line: string): void;
+  log: (line: string) => void;
+  /** Kills the process when aborted (a spare being started at shutdown). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -79,36 +87,61 @@ export class DenoWorkerStartError extends Error {
   override readonly name = 'DenoWorkerStartError';
 }
 
-export class DenoWorker {
+/** What a wait for a marker is, for its messages ("did not listen within", "exited before listening"). */
+interface Wait {
+  verb: string;
+  gerund: string;
+}
+const LISTENING: Wait = { verb: 'listen', gerund: 'listening' };
+const LOADING: Wait = { verb: 'load its imports', gerund: 'loading its imports' };
+
+/** Spawning a spare: where it runs, without variables of a function (it has none yet). */
+export type DenoSpareSpec = Omit<DenoWorkerSpec, 'env'>;
+
+/**
+ * The runtime's handle on one Deno process (a worker's or a spare's): spawned with the properties above, its
+ * output read line by line (the markers it prints awaited, the rest logged), stopped on demand.
+ */
+export class DenoProcess {
+  /** Where the process's output goes; a spare's changes when it is given a function. */
+  log: (line: string) => void;
   private exitCode: number | null = null;
+  /** Why the process ended, when it did, for a wait that starts after it. */
+  private ended: ((wait: Wait) => string) | undefined;
   private readonly exitListeners: Array<() => void> = [];
+  private readonly tail: string[] = [];
+  private waiting: { marker: string; found(): void; ended(why: (wait: Wait) => string): void } | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
-    readonly socketPath: string,
-    readonly startedInMs: number,
+    log: (line: string) => void,
   ) {
+    this.log = log;
+    // stdin is a pipe the process reads at most one line from (a spare's assignment): the runtime's entries
+    // exit when it closes, so a provisioner that dies (even by SIGKILL) leaves no Deno process behind.
+    child.stdin?.on('error', () => undefined);
+    lines(child.stdout, (line) => {
+      const waiting = this.waiting;
+      if (waiting && line.trim() === waiting.marker) {
+        this.waiting = undefined;
+        waiting.found();
+        return;
+      }
+      this.remember(line);
+    });
+    lines(child.stderr, (line) => this.remember(line));
+    child.once('error', (error) => {
+      // Not spawned at all (no 'exit' follows), or aborted (it does).
+      if (child.pid === undefined) this.exit(127);
+      this.end(() => `could not start Deno (${error.message})`);
+    });
     child.once('exit', (code, signal) => {
-      this.exitCode = code ?? (signal ? 128 : 0);
-      for (const listener of this.exitListeners.splice(0)) listener();
+      this.end((wait) => `exited before ${wait.gerund} (${signal ?? `code ${code}`})`);
+      this.exit(code ?? (signal ? 128 : 0));
     });
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  get exited(): boolean {
-    return this.exitCode !== null;
-  }
-
-  onExit(listener: () => void): void {
-    if (this.exited) listener();
-    else this.exitListeners.push(listener);
-  }
-
-  /** Starts Deno and resolves when the function listens; rejects with the process's last words otherwise. */
-  static async start(spec: DenoWorkerSpec, settings: DenoRuntimeSettings): Promise<DenoWorker> {
+  static spawn(spec: DenoSpareSpec & { env?: Record<string, string> }, settings: DenoSpawnSettings): DenoProcess {
     const env: Record<string, string> = {};
     for (const name of PASSED_THROUGH) {
       const value = process.env[name];
@@ -136,45 +169,58 @@ export class DenoWorker {
       `--v8-flags=--max-old-space-size=${settings.memoryMb}`,
       join(spec.dir, spec.main),
     ];
-    const started = performance.now();
-    // stdin is a pipe the function never reads: the runtime's entry exits when it closes, so a provisioner
-    // that dies (even by SIGKILL) leaves no Deno process behind.
-    const child = spawn(settings.denoPath, args, { cwd: spec.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin?.on('error', () => undefined);
-    const tail: string[] = [];
-    const remember = (line: string) => {
-      const clean = redactText(line).slice(0, 500);
-      tail.push(clean);
-      if (tail.length > 20) tail.shift();
-      settings.log(clean);
-    };
-    return new Promise<DenoWorker>((resolve, reject) => {
-      let ready = false;
+    const child = spawn(settings.denoPath, args, {
+      cwd: spec.dir,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(settings.signal && { signal: settings.signal, killSignal: 'SIGKILL' as const }),
+    });
+    return new DenoProcess(child, settings.log);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get exited(): boolean {
+    return this.exitCode !== null;
+  }
+
+  onExit(listener: () => void): void {
+    if (this.exited) listener();
+    else this.exitListeners.push(listener);
+  }
+
+  /**
+   * Resolves when the process prints `marker` (a line of its own); otherwise kills it and rejects with its
+   * last words: when it exits first, or after `timeoutMs`.
+   */
+  until(marker: string, timeoutMs: number, wait: Wait): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const fail = (message: string) => {
-        if (ready) return;
-        ready = true;
         clearTimeout(timer);
-        child.kill('SIGKILL');
-        const said = tail.filter((line) => !line.startsWith('Download ')).slice(-5);
+        if (this.waiting === waiting) this.waiting = undefined;
+        this.child.kill('SIGKILL');
+        const said = this.tail.filter((line) => !line.startsWith('Download ')).slice(-5);
         reject(new DenoWorkerStartError(said.length ? `${message}: ${said.join(' | ')}` : message));
       };
-      const timer = setTimeout(
-        () => fail(`did not listen within ${settings.startTimeoutMs} ms`),
-        settings.startTimeoutMs,
-      );
-      lines(child.stdout, (line) => {
-        if (!ready && line.trim() === READY_MARKER) {
-          ready = true;
+      const waiting = {
+        marker,
+        found: () => {
           clearTimeout(timer);
-          resolve(new DenoWorker(child, spec.socketPath, Math.round(performance.now() - started)));
-          return;
-        }
-        remember(line);
-      });
-      lines(child.stderr, remember);
-      child.once('error', (error) => fail(`could not start Deno (${error.message})`));
-      child.once('exit', (code, signal) => fail(`exited before listening (${signal ?? `code ${code}`})`));
+          resolve();
+        },
+        ended: (why: (wait: Wait) => string) => fail(why(wait)),
+      };
+      const timer = setTimeout(() => fail(`did not ${wait.verb} within ${timeoutMs} ms`), timeoutMs);
+      if (this.ended !== undefined) return waiting.ended(this.ended);
+      this.waiting = waiting;
     });
+  }
+
+  /** Writes to the process's stdin. */
+  send(text: string): void {
+    this.child.stdin?.write(text);
   }
 
   /** Ends the process: SIGTERM, then SIGKILL if it is still there after `graceMs`. */
@@ -185,6 +231,119 @@ export class DenoWorker {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
+  }
+
+  private remember(line: string): void {
+    const clean = redactText(line).slice(0, 500);
+    this.tail.push(clean);
+    if (this.tail.length > 20) this.tail.shift();
+    this.log(clean);
+  }
+
+  private end(why: (wait: Wait) => string): void {
+    this.ended ??= why;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.ended(why);
+  }
+
+  private exit(code: number): void {
+    if (this.exitCode !== null) return;
+    this.exitCode = code;
+    for (const listener of this.exitListeners.splice(0)) listener();
+  }
+}
+
+/** A Deno process serving one function (started cold, or a spare that was given it). */
+export class DenoWorker {
+  constructor(
+    private readonly process: DenoProcess,
+    readonly socketPath: string,
+    /** From spawn (cold) or assignment (spare) to listening. */
+    readonly startedInMs: number,
+    /** Whether it was a spare. */
+    readonly spare: boolean,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get exited(): boolean {
+    return this.process.exited;
+  }
+
+  onExit(listener: () => void): void {
+    this.process.onExit(listener);
+  }
+
+  /** Starts Deno on a bundle and resolves when the function listens; rejects with the process's last words otherwise. */
+  static async start(spec: DenoWorkerSpec, settings: DenoRuntimeSettings): Promise<DenoWorker> {
+    const started = performance.now();
+    const deno = DenoProcess.spawn(spec, settings);
+    await deno.until(READY_MARKER, settings.startTimeoutMs, LISTENING);
+    return new DenoWorker(deno, spec.socketPath, Math.round(performance.now() - started), false);
+  }
+
+  /** Ends the process: SIGTERM, then SIGKILL if it is still there after `graceMs`. */
+  stop(graceMs = 2000): Promise<void> {
+    return this.process.stop(graceMs);
+  }
+}
+
+/**
+ * A Deno process started before it has a function (function-bundle.ts spareRuntime): its directory, socket and
+ * permissions fixed, the usual imports loaded, waiting on stdin for the one function it will run. It holds
+ * none of a function's variables until then.
+ */
+export class DenoSpare {
+  private taken = false;
+
+  private constructor(
+    private readonly process: DenoProcess,
+    readonly dir: string,
+    readonly socketPath: string,
+  ) {}
+
+  /** Starts a spare and resolves once it has loaded its imports; `settings.signal` kills it. */
+  static async start(spec: DenoSpareSpec, settings: DenoRuntimeSettings): Promise<DenoSpare> {
+    const deno = DenoProcess.spawn(spec, settings);
+    await deno.until(SPARE_MARKER, settings.startTimeoutMs, LOADING);
+    return new DenoSpare(deno, spec.dir, spec.socketPath);
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get exited(): boolean {
+    return this.process.exited;
+  }
+
+  onExit(listener: () => void): void {
+    this.process.onExit(listener);
+  }
+
+  /**
+   * Gives the spare its function (whose files are in place under its directory) and resolves with the worker
+   * once the function listens; otherwise the process is killed and this rejects with its last words.
+   */
+  async assign(
+    assignment: SpareAssignment,
+    options: { startTimeoutMs: number; log: (line: string) => void },
+  ): Promise<DenoWorker> {
+    if (this.taken) throw new Error('a spare runs one function');
+    this.taken = true;
+    this.process.log = options.log;
+    const started = performance.now();
+    const listening = this.process.until(READY_MARKER, options.startTimeoutMs, LISTENING);
+    this.process.send(`${JSON.stringify(assignment)}\n`);
+    await listening;
+    return new DenoWorker(this.process, this.socketPath, Math.round(performance.now() - started), true);
+  }
+
+  stop(graceMs = 2000): Promise<void> {
+    return this.process.stop(graceMs);
   }
 }
 

@@ -1,4 +1,14 @@
-import { BundleError, bundleFunction, jsrImports, jsrRedirect, READY_MARKER } from './function-bundle.js';
+import {
+  BundleError,
+  bundleFunction,
+  jsrImports,
+  jsrRedirect,
+  READY_MARKER,
+  SPARE_MARKER,
+  spareFit,
+  spareRuntime,
+  type FunctionSource,
+} from './function-bundle.js';
 
 const file = (name: string, content: string) => ({ name, content });
 const source = `import "jsr:@supabase/functions-js/edge-runtime.d.ts";
@@ -31,6 +41,8 @@ describe('bundleFunction', () => {
       },
       scopes: {},
     });
+    expect(bundle.importMap).toEqual(config);
+    expect(bundle.entry).toBe('src/index.ts');
     const main = bundle.files.find((f) => f.path === '.vibe/main.ts')!.content;
     expect(main).toContain('await import("../src/index.ts");');
     expect(main).toContain(JSON.stringify(READY_MARKER));
@@ -103,5 +115,92 @@ describe('jsr imports', () => {
     expect(jsrRedirect('jsr:@supabase/functions-js@2.4.1/edge-runtime.d.ts')).toBe('./edge-runtime.d.ts');
     expect(jsrRedirect('jsr:@supabase/postgrest-js@1/dist')).toBe('npm:@supabase/postgrest-js@1/dist');
     expect(() => jsrRedirect('jsr:@std/async@1')).toThrow(/jsr:@std\/async@1.*no known npm equivalent/);
+  });
+});
+
+describe('spares', () => {
+  const spare = spareRuntime();
+  const given = (files: Array<{ name: string; content: string }>, importMapPath: string | null = null) => ({
+    then: (expected: ReturnType<typeof spareFit>) => {
+      const fn: FunctionSource = { slug: 'f', entrypointPath: 'index.ts', importMapPath, files };
+      expect(spareFit(bundleFunction(fn), spare.importMap)).toEqual(expected);
+    },
+  });
+  const importMap = (map: object) => file('deno.json', JSON.stringify(map));
+
+  it('lays a spare out like a bundle: its entry and config under .vibe/, the edge-runtime types the same', () => {
+    expect(spare.main).toBe('.vibe/spare.ts');
+    expect(spare.config).toBe('.vibe/deno.json');
+    expect(spare.files.map((f) => f.path)).toEqual(['.vibe/deno.json', '.vibe/edge-runtime.d.ts', '.vibe/spare.ts']);
+    const bundle = bundleFunction({
+      slug: 'f',
+      entrypointPath: 'index.ts',
+      importMapPath: null,
+      files: [file('index.ts', '')],
+    });
+    const types = (files: Array<{ path: string; content: string }>) =>
+      files.find((f) => f.path === '.vibe/edge-runtime.d.ts');
+    expect(types(spare.files)).toEqual(types(bundle.files));
+  });
+
+  it('configures a spare with the standard redirects and preloads supabase-js, then waits for one function', () => {
+    expect(JSON.parse(spare.files.find((f) => f.path === '.vibe/deno.json')!.content)).toEqual(spare.importMap);
+    expect(spare.importMap.imports['jsr:@supabase/supabase-js@2']).toBe('npm:@supabase/supabase-js@2');
+    expect(spare.importMap.scopes).toEqual({});
+    const entry = spare.files.find((f) => f.path === '.vibe/spare.ts')!.content;
+    expect(entry.startsWith('// ')).toBe(true);
+    expect(entry).toContain('import "npm:@supabase/supabase-js@2";');
+    expect(entry).toContain(JSON.stringify(SPARE_MARKER));
+    expect(entry).toContain('Deno.env.set(name, value)');
+    // The same Deno.serve hook as a bundle's entry, installed once the function is known.
+    const main = bundleFunction({
+      slug: 'f',
+      entrypointPath: 'index.ts',
+      importMapPath: null,
+      files: [file('index.ts', '')],
+    }).files.find((f) => f.path === '.vibe/main.ts')!.content;
+    const hook = /function serveOnSocket[\s\S]*?\n}\n/.exec(main)![0];
+    expect(entry).toContain(hook);
+  });
+
+  it('runs a function on a spare when the spares map every import it maps, to the same address', () => {
+    given([file('index.ts', source), file('lib/helper.ts', 'export const helper = 1;')]).then({ spare: true });
+    given([file('index.ts', 'Deno.serve(() => new Response("x"));')]).then({ spare: true });
+    given([file('index.ts', 'import "npm:zod@4";\nDeno.serve(() => new Response("x"));')]).then({ spare: true });
+    // Its own import map is no obstacle when it maps nothing beyond the spares' config.
+    given(
+      [
+        file('index.ts', source),
+        importMap({ imports: { 'jsr:@supabase/supabase-js@2': 'npm:@supabase/supabase-js@2' } }),
+      ],
+      'deno.json',
+    ).then({ spare: true });
+  });
+
+  it('starts a function cold when its import map needs what the spares’ config does not give exactly', () => {
+    given(
+      [
+        file('index.ts', source),
+        importMap({ imports: { 'jsr:@supabase/supabase-js@2': 'npm:@supabase/supabase-js@2.50.0' } }),
+      ],
+      'deno.json',
+    ).then({
+      spare: false,
+      reason:
+        'its import map maps "jsr:@supabase/supabase-js@2" to "npm:@supabase/supabase-js@2.50.0", the spares to "npm:@supabase/supabase-js@2"',
+    });
+    given([file('index.ts', source), importMap({ imports: { utils: './lib/' } })], 'deno.json').then({
+      spare: false,
+      reason: 'its import map maps "utils" to "../src/lib/", which the spares do not map',
+    });
+    given([file('index.ts', 'import "jsr:@supabase/postgrest-js@1";')]).then({
+      spare: false,
+      reason:
+        'its import map maps "jsr:@supabase/postgrest-js@1" to "npm:@supabase/postgrest-js@1", which the spares do not map',
+    });
+    given([file('index.ts', ''), importMap({ scopes: { './x/': { a: './a.ts' } } })], 'deno.json').then({
+      spare: false,
+      reason: 'its import map has scopes, which the spares do not have',
+    });
   });
 });

@@ -13,12 +13,22 @@ import { posix } from 'node:path';
  * sources make is redirected: Supabase's own packages to the same package on npm, the edge-runtime type
  * declarations to an empty module. A `jsr:` import with no npm equivalent refuses to start with a message
  * that says so, instead of hanging. The function's own import-map entries win over ours.
+ *
+ * A spare (spareRuntime) is a Deno process started ahead of any function, in a directory of its own laid out
+ * the same way: its runtime files under .vibe/ (a generic entry that has already loaded supabase-js, and a
+ * fixed config), the function's src/ added when it is assigned one. Its config is fixed when it starts, so it
+ * takes only functions whose import map it provides exactly (spareFit).
  */
 export interface FunctionSource {
   slug: string;
   entrypointPath: string;
   importMapPath: string | null;
   files: ReadonlyArray<{ name: string; content: string }>;
+}
+
+export interface ImportMap {
+  imports: Record<string, string>;
+  scopes: Record<string, Record<string, string>>;
 }
 
 export interface FunctionBundle {
@@ -28,6 +38,10 @@ export interface FunctionBundle {
   main: string;
   /** The config Deno runs with (`--config`), relative to the bundle's directory. */
   config: string;
+  /** The function's own entrypoint, relative to the bundle's directory (under src/). */
+  entry: string;
+  /** The import map of `config`, its relative addresses relative to .vibe/. */
+  importMap: ImportMap;
 }
 
 /** A function that cannot be laid out (a bad file name, an unreadable import map, an unmappable import). */
@@ -35,7 +49,8 @@ export class BundleError extends Error {
   override readonly name = 'BundleError';
 }
 
-const SOURCE_DIR = 'src';
+/** Where the function's own files go in a bundle (and in a spare's directory once it is assigned one). */
+export const SOURCE_DIR = 'src';
 const RUNTIME_DIR = '.vibe';
 /** Supabase publishes these on npm under the same names; jsr:@supabase/x@v is npm:@supabase/x@v. */
 const SUPABASE_NPM_PACKAGES = new Set([
@@ -67,17 +82,94 @@ export function bundleFunction(source: FunctionSource): FunctionBundle {
     if (own.imports[specifier] !== undefined) continue;
     imports[specifier] = jsrRedirect(specifier);
   }
-  const config = { imports: { ...imports, ...own.imports }, scopes: own.scopes };
+  const importMap: ImportMap = { imports: { ...imports, ...own.imports }, scopes: own.scopes };
   return {
     files: [
       ...files,
-      { path: `${RUNTIME_DIR}/deno.json`, content: `${JSON.stringify(config, null, 2)}\n` },
-      { path: `${RUNTIME_DIR}/edge-runtime.d.ts`, content: 'export {};\n' },
+      { path: `${RUNTIME_DIR}/deno.json`, content: `${JSON.stringify(importMap, null, 2)}\n` },
+      EDGE_RUNTIME_TYPES_FILE,
       { path: `${RUNTIME_DIR}/main.ts`, content: mainSource(posix.relative(RUNTIME_DIR, entry)) },
     ],
     main: `${RUNTIME_DIR}/main.ts`,
     config: `${RUNTIME_DIR}/deno.json`,
+    entry,
+    importMap,
   };
+}
+
+/**
+ * The `jsr:` imports every spare's config redirects, as bundleFunction redirects them: the ones generated
+ * functions (libs/planning renderEdgeFunctions) and Supabase's own templates make.
+ */
+const SPARE_JSR_IMPORTS = [
+  'jsr:@supabase/supabase-js@2',
+  'jsr:@supabase/functions-js/edge-runtime.d.ts',
+  'jsr:@supabase/functions-js@2/edge-runtime.d.ts',
+];
+/** What a spare loads (and evaluates) before it is assigned a function: the bulk of a cold start. */
+const SPARE_PRELOADS = ['npm:@supabase/supabase-js@2'];
+/** The marker a spare prints once it has loaded SPARE_PRELOADS and waits for its function. */
+export const SPARE_MARKER = 'VIBE_EDGE_SPARE';
+
+/**
+ * What the runtime sends a spare on stdin, as one line of JSON: the function it is to run.
+ * Contract with the entry spareRuntime generates: change both together.
+ */
+export interface SpareAssignment {
+  /** The function's entrypoint, relative to the spare's directory (FunctionBundle.entry). */
+  entry: string;
+  /** The variables the function sees (SUPABASE_URL, keys, ...), set before its code runs. */
+  env: Record<string, string>;
+}
+
+export interface SpareRuntime {
+  /** Paths relative to the spare's directory. */
+  files: Array<{ path: string; content: string }>;
+  main: string;
+  config: string;
+  importMap: ImportMap;
+}
+
+/** The files of a spare: its generic entry, its config (the standard redirects), the edge-runtime types. */
+export function spareRuntime(): SpareRuntime {
+  const importMap: ImportMap = {
+    imports: Object.fromEntries(SPARE_JSR_IMPORTS.map((specifier) => [specifier, jsrRedirect(specifier)])),
+    scopes: {},
+  };
+  return {
+    files: [
+      { path: `${RUNTIME_DIR}/deno.json`, content: `${JSON.stringify(importMap, null, 2)}\n` },
+      EDGE_RUNTIME_TYPES_FILE,
+      { path: `${RUNTIME_DIR}/spare.ts`, content: spareSource() },
+    ],
+    main: `${RUNTIME_DIR}/spare.ts`,
+    config: `${RUNTIME_DIR}/deno.json`,
+    importMap,
+  };
+}
+
+export type SpareFit = { spare: true } | { spare: false; reason: string };
+
+/**
+ * Whether a spare running with `spare`'s config runs the bundle as a cold start would: when every entry of
+ * the bundle's import map is in the spare's, to the same address. Relative addresses mean the same in both,
+ * the spare's directory being laid out like a bundle's. Entries the spare has beyond the bundle's redirect
+ * only `jsr:` specifiers the function does not import (a cold start could not load them).
+ */
+export function spareFit(bundle: { importMap: ImportMap }, spare: ImportMap): SpareFit {
+  for (const [specifier, address] of Object.entries(bundle.importMap.imports)) {
+    const provided = spare.imports[specifier];
+    if (provided !== address) {
+      return {
+        spare: false,
+        reason: `its import map maps "${specifier}" to "${address}", ${provided === undefined ? 'which the spares do not map' : `the spares to "${provided}"`}`,
+      };
+    }
+  }
+  if (Object.keys(bundle.importMap.scopes).length > 0) {
+    return { spare: false, reason: 'its import map has scopes, which the spares do not have' };
+  }
+  return { spare: true };
 }
 
 /** Every `jsr:` specifier quoted in the function's scripts, sorted. */
@@ -115,11 +207,6 @@ function sourcePath(name: string): string {
     throw new BundleError(`the file name "${name.slice(0, 200)}" is not a path inside the function`);
   }
   return `${SOURCE_DIR}/${normalized}`;
-}
-
-interface ImportMap {
-  imports: Record<string, string>;
-  scopes: Record<string, Record<string, string>>;
 }
 
 const emptyMap = (): ImportMap => ({ imports: {}, scopes: {} });
@@ -172,6 +259,32 @@ function withDot(address: string): string {
   return address.startsWith('./') || address.startsWith('../') ? address : `./${address}`;
 }
 
+const EDGE_RUNTIME_TYPES_FILE = { path: `${RUNTIME_DIR}/edge-runtime.d.ts`, content: 'export {};\n' };
+
+/**
+ * The runtime's Deno.serve, the same in a bundle's entry and in a spare's: the function's one handler served
+ * on the socket the provisioner gave, the READY marker printed once it listens.
+ */
+const SERVE_ON_SOCKET = `function serveOnSocket(socket: string) {
+  const serve = Deno.serve.bind(Deno);
+  let serving = false;
+  // deno-lint-ignore no-explicit-any
+  (Deno as any).serve = (first: any, second?: any) => {
+    if (serving) throw new Error("this runtime serves one Deno.serve handler per function");
+    serving = true;
+    const handler = typeof first === "function" ? first : typeof second === "function" ? second : first?.handler;
+    const options = typeof first === "object" && first !== null ? first : {};
+    return serve(
+      {
+        path: socket,
+        ...(typeof options.onError === "function" && { onError: options.onError }),
+        onListen: () => console.log(${JSON.stringify(READY_MARKER)}),
+      },
+      handler,
+    );
+  };
+}`;
+
 function mainSource(entryFromRuntimeDir: string): string {
   return `// Vibe Architect local Edge Functions runtime: serves the function's Deno.serve handler on the socket the
 // provisioner gave it, as Supabase's edge runtime serves it behind its gateway. Generated; do not edit.
@@ -182,23 +295,42 @@ Deno.env.delete(${JSON.stringify(SOCKET_VARIABLE)});
   for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
   Deno.exit(0);
 })();
-const serve = Deno.serve.bind(Deno);
-let serving = false;
-// deno-lint-ignore no-explicit-any
-(Deno as any).serve = (first: any, second?: any) => {
-  if (serving) throw new Error("this runtime serves one Deno.serve handler per function");
-  serving = true;
-  const handler = typeof first === "function" ? first : typeof second === "function" ? second : first?.handler;
-  const options = typeof first === "object" && first !== null ? first : {};
-  return serve(
-    {
-      path: socket,
-      ...(typeof options.onError === "function" && { onError: options.onError }),
-      onListen: () => console.log(${JSON.stringify(READY_MARKER)}),
-    },
-    handler,
-  );
-};
+${SERVE_ON_SOCKET}
+serveOnSocket(socket);
 await import(${JSON.stringify(withDot(entryFromRuntimeDir))});
+`;
+}
+
+function spareSource(): string {
+  return `// Vibe Architect local Edge Functions runtime: a spare, started before it has a function, with the usual
+// imports already loaded. It is given one function on stdin (a line of JSON: entry and variables), then runs
+// it as main.ts would. Generated; do not edit.
+${SPARE_PRELOADS.map((specifier) => `import ${JSON.stringify(specifier)};`).join('\n')}
+const socket = Deno.env.get(${JSON.stringify(SOCKET_VARIABLE)}) ?? "";
+Deno.env.delete(${JSON.stringify(SOCKET_VARIABLE)});
+${SERVE_ON_SOCKET}
+async function run(assignment: { entry: string; env: Record<string, string> }) {
+  for (const [name, value] of Object.entries(assignment.env)) Deno.env.set(name, value);
+  serveOnSocket(socket);
+  await import(new URL(assignment.entry, new URL("../", import.meta.url)).href);
+}
+// The provisioner holds the other end of stdin: it sends the assignment, then nothing; when it goes away,
+// even killed, so does this process.
+(async () => {
+  const decoder = new TextDecoder();
+  let pending: string | null = "";
+  for await (const chunk of Deno.stdin.readable) {
+    if (pending === null) continue;
+    pending += decoder.decode(chunk, { stream: true });
+    const end = pending.indexOf("\\n");
+    if (end === -1) continue;
+    const line = pending.slice(0, end);
+    pending = null;
+    // Unhandled on purpose: a function that fails to load ends the process with its error, as main.ts does.
+    run(JSON.parse(line));
+  }
+  Deno.exit(0);
+})();
+console.log(${JSON.stringify(SPARE_MARKER)});
 `;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import {
   createServer,
   request as httpRequest,
@@ -19,9 +19,24 @@ import { LocalDriver } from '../drivers/local/local.driver.js';
 import { mintAnonKey } from '../mcp/local/api-keys.js';
 import { LocalEnvironment } from '../mcp/local/local-environment.js';
 import { bearerToken, mintApiKey, verifyApiJwt } from './api-jwt.js';
-import { DenoWorker, DenoWorkerStartError, defaultDenoPath } from './deno-worker.js';
-import { BundleError, bundleFunction } from './function-bundle.js';
+import {
+  DenoSpare,
+  DenoWorker,
+  DenoWorkerStartError,
+  defaultDenoPath,
+  type DenoRuntimeSettings,
+} from './deno-worker.js';
+import {
+  BundleError,
+  bundleFunction,
+  SOURCE_DIR,
+  spareFit,
+  spareRuntime,
+  type FunctionBundle,
+  type SpareFit,
+} from './function-bundle.js';
 import { callRpc } from './rest-rpc.js';
+import { SparePool } from './spare-pool.js';
 import { PoolFullError, WorkerPool } from './worker-pool.js';
 
 /**
@@ -32,7 +47,8 @@ import { PoolFullError, WorkerPool } from './worker-pool.js';
  *   (started on the first request, stopped when idle, at most EDGE_RUNTIME_MAX_WORKERS at once), with the
  *   variables Supabase gives functions (SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY); a
  *   function deployed with verify_jwt answers 401 unless the bearer token is a JWT signed with the
- *   environment's secret, as Supabase's gateway does.
+ *   environment's secret, as Supabase's gateway does. The first request runs on one of EDGE_RUNTIME_SPARES
+ *   spare processes, supabase-js already loaded, when one is ready and fits (spare-pool.ts); else cold.
  * - `/env/<ref>/rest/v1/rpc/<function>`: PostgREST's RPC, as the caller's role (src/edge-runtime/rest-rpc.ts),
  *   which is what the functions' `supabase.rpc()` calls.
  *
@@ -45,6 +61,8 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   private readonly logger = new Logger('LocalApi');
   private readonly server: Server;
   private readonly pool: WorkerPool<DenoWorker>;
+  private readonly sparePool: SparePool<DenoSpare>;
+  private readonly spareRuntime = spareRuntime();
   private readonly root: string;
   private readonly secrets = new Map<string, string>();
   private template: string;
@@ -57,6 +75,15 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     this.template = config.ENV_API_URL;
     this.root = config.EDGE_RUNTIME_DIR ?? join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`);
     this.pool = new WorkerPool({ maxWorkers: config.EDGE_RUNTIME_MAX_WORKERS, idleMs: config.EDGE_RUNTIME_IDLE_MS });
+    this.sparePool = new SparePool(
+      {
+        size: config.EDGE_RUNTIME_SPARES,
+        backoffMs: 1_000,
+        maxBackoffMs: 60_000,
+        warn: (message) => this.logger.warn(`Edge Functions: ${redactText(message)}`),
+      },
+      (signal) => this.startSpare(signal),
+    );
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
     // Environments record the URL this API serves them under (EnvironmentInfo.apiUrl), port included.
@@ -96,12 +123,22 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     return this.template.replaceAll('{ref}', encodeURIComponent(ref));
   }
 
-  /** Deno processes running now. */
+  /** Deno processes running now (serving functions). */
   get workers(): number {
     return this.pool.size;
   }
 
+  /** Spare Deno processes ready now. */
+  get spares(): number {
+    return this.sparePool.size;
+  }
+
   async onModuleInit(): Promise<void> {
+    // In the background: startup does not wait for spares, and a request finding none starts cold.
+    this.sparePool.fill();
+    void this.sweepSpares().catch((error: Error) =>
+      this.logger.warn(`Edge Functions: spares left by a killed provisioner stay (${redactText(error.message)})`),
+    );
     await this.listen();
   }
 
@@ -110,7 +147,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.sparePool.close()]);
   }
 
   async access(ref: string): Promise<EnvironmentApiAccess> {
@@ -174,7 +211,9 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://local');
-      if (url.pathname === '/health') return send(res, 200, { ok: true, workers: this.pool.size });
+      if (url.pathname === '/health') {
+        return send(res, 200, { ok: true, workers: this.pool.size, spares: this.sparePool.size });
+      }
       const route = /^\/env\/([^/]+)\/(functions\/v1|rest\/v1\/rpc)\/([^/]+)(\/.*)?$/.exec(url.pathname);
       if (!route) return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
       const [, encodedRef, kind, name, rest] = route as unknown as [string, string, string, string, string | undefined];
@@ -288,7 +327,10 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     send(res, result.status, result.body);
   }
 
-  /** Lays the function out under EDGE_RUNTIME_DIR and starts Deno on it. */
+  /**
+   * Lays the function out and starts it: on a spare when one is ready and its import map fits the spares'
+   * config, else cold, in a directory of its own under EDGE_RUNTIME_DIR/functions.
+   */
   private async startWorker(environment: LocalEnvironment, slug: string): Promise<DenoWorker> {
     const ref = environment.ref;
     const fn = await environment.getFunction(slug);
@@ -298,44 +340,130 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       importMapPath: fn.import_map_path,
       files: fn.files,
     });
-    const base = join(this.root, 'functions', ref, slug);
-    const dir = join(base, `v${fn.version}-${fn.id.slice(0, 8)}`);
-    // Written aside and renamed into place, so a half-written directory is never run.
-    const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
-    for (const file of bundle.files) {
-      await mkdir(dirname(join(staging, file.path)), { recursive: true, mode: 0o700 });
-      await writeFile(join(staging, file.path), file.content, { mode: 0o600 });
-    }
-    await rm(dir, { recursive: true, force: true });
-    await rename(staging, dir);
-    const sockets = join(this.root, 's');
-    await mkdir(sockets, { recursive: true, mode: 0o700 });
     const secret = await this.jwtSecret(ref);
-    const settings = this.config;
-    const worker = await DenoWorker.start(
-      {
-        dir,
-        main: bundle.main,
-        config: bundle.config,
-        socketPath: join(sockets, `${randomBytes(8).toString('hex')}.sock`),
-        env: {
-          SUPABASE_URL: this.projectUrl(ref),
-          SUPABASE_ANON_KEY: mintAnonKey(secret, ref, new Date()),
-          SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey(secret, ref),
+    const env = {
+      SUPABASE_URL: this.projectUrl(ref),
+      SUPABASE_ANON_KEY: mintAnonKey(secret, ref, new Date()),
+      SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey(secret, ref),
+    };
+    const log = (line: string) => this.logger.debug(`${ref}/${slug}: ${line}`);
+    const fit: SpareFit =
+      this.config.EDGE_RUNTIME_SPARES === 0
+        ? { spare: false, reason: 'spares are off' }
+        : spareFit(bundle, this.spareRuntime.importMap);
+    const spare = fit.spare ? this.sparePool.take() : undefined;
+    let worker = spare && (await this.runOnSpare(spare, bundle, env, log));
+    if (!worker) {
+      const dir = join(this.root, 'functions', ref, slug, `v${fn.version}-${fn.id.slice(0, 8)}`);
+      await writeAside(dir, bundle.files);
+      worker = await DenoWorker.start(
+        {
+          dir,
+          main: bundle.main,
+          config: bundle.config,
+          socketPath: join(await this.socketDir(), `${randomBytes(8).toString('hex')}.sock`),
+          env,
         },
-      },
-      {
-        denoPath: settings.EDGE_RUNTIME_DENO ?? defaultDenoPath(),
-        deniedNet: this.platformServers,
-        denoDir: join(this.root, 'deno'),
-        memoryMb: settings.EDGE_RUNTIME_MEMORY_MB,
-        startTimeoutMs: settings.EDGE_RUNTIME_START_TIMEOUT_MS,
-        log: (line) => this.logger.debug(`${ref}/${slug}: ${line}`),
-      },
-    );
-    this.logger.log(`${ref}/${slug} v${fn.version} started in ${worker.startedInMs} ms (pid ${worker.pid})`);
+        this.denoSettings(log),
+      );
+    }
+    const how = worker.spare ? 'on a spare' : `cold (${fit.spare ? 'no spare ready' : fit.reason})`;
+    this.logger.log(`${ref}/${slug} v${fn.version} started in ${worker.startedInMs} ms ${how} (pid ${worker.pid})`);
     worker.onExit(() => void rm(worker.socketPath, { force: true }));
     return worker;
+  }
+
+  /**
+   * Lays the function's files out in the spare's directory (aside, then renamed into place) and gives the
+   * spare the function. Undefined when the spare died before it was given it: the caller starts cold.
+   */
+  private async runOnSpare(
+    spare: DenoSpare,
+    bundle: FunctionBundle,
+    env: Record<string, string>,
+    log: (line: string) => void,
+  ): Promise<DenoWorker | undefined> {
+    try {
+      await writeAside(join(spare.dir, SOURCE_DIR), sourceFiles(bundle));
+    } catch (error) {
+      await spare.stop();
+      throw error;
+    }
+    if (spare.exited) {
+      // Its directory went with it, perhaps before the files came: they are not left behind.
+      await rm(spare.dir, { recursive: true, force: true });
+      return undefined;
+    }
+    return spare.assign(
+      { entry: bundle.entry, env },
+      { startTimeoutMs: this.config.EDGE_RUNTIME_START_TIMEOUT_MS, log },
+    );
+  }
+
+  /**
+   * A spare in a fresh directory of its own under EDGE_RUNTIME_DIR/spares (its read permission, fixed at
+   * spawn), with its own socket; both removed when it exits. Both named `<this process's pid>-<random>`, so
+   * that a provisioner that was killed, and could not remove them, can be told from a running one.
+   */
+  private async startSpare(signal: AbortSignal): Promise<DenoSpare> {
+    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    const dir = join(this.root, 'spares', id);
+    const socketPath = join(await this.socketDir(), `${id}.sock`);
+    // At once on exit: the provisioner may be about to end (close() waits for its spares to exit).
+    const cleanUp = () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(socketPath, { force: true });
+    };
+    const runtime = this.spareRuntime;
+    let spare: DenoSpare;
+    try {
+      for (const file of runtime.files) {
+        await mkdir(dirname(join(dir, file.path)), { recursive: true, mode: 0o700 });
+        await writeFile(join(dir, file.path), file.content, { mode: 0o600 });
+      }
+      spare = await DenoSpare.start(
+        { dir, main: runtime.main, config: runtime.config, socketPath },
+        { ...this.denoSettings((line) => this.logger.debug(`spare ${id}: ${line}`)), signal },
+      );
+    } catch (error) {
+      cleanUp();
+      throw error;
+    }
+    spare.onExit(cleanUp);
+    return spare;
+  }
+
+  /** Removes the spares' directories and sockets left by provisioners that are gone (killed). */
+  private async sweepSpares(): Promise<void> {
+    const gone = (name: string) => {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      return pid > 0 && pid !== process.pid && !processExists(pid);
+    };
+    for (const [dir, suffix] of [
+      [join(this.root, 'spares'), ''],
+      [join(this.root, 's'), '.sock'],
+    ] as const) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const stale = names.filter((name) => name.endsWith(suffix) && gone(name));
+      await Promise.all(stale.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+    }
+  }
+
+  private async socketDir(): Promise<string> {
+    const sockets = join(this.root, 's');
+    await mkdir(sockets, { recursive: true, mode: 0o700 });
+    return sockets;
+  }
+
+  private denoSettings(log: (line: string) => void): DenoRuntimeSettings {
+    return {
+      denoPath: this.config.EDGE_RUNTIME_DENO ?? defaultDenoPath(),
+      deniedNet: this.platformServers,
+      denoDir: join(this.root, 'deno'),
+      memoryMb: this.config.EDGE_RUNTIME_MEMORY_MB,
+      startTimeoutMs: this.config.EDGE_RUNTIME_START_TIMEOUT_MS,
+      log,
+    };
   }
 
   private environment(ref: string): LocalEnvironment {
@@ -412,6 +540,35 @@ function proxy(
     });
     req.pipe(upstream);
   });
+}
+
+/** Writes `files` into `dir`: aside first, then renamed into place, so a half-written directory is never run. */
+async function writeAside(dir: string, files: FunctionBundle['files']): Promise<void> {
+  const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
+  for (const file of files) {
+    await mkdir(dirname(join(staging, file.path)), { recursive: true, mode: 0o700 });
+    await writeFile(join(staging, file.path), file.content, { mode: 0o600 });
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(staging, dir);
+}
+
+/** The bundle's function files (under src/), relative to src/: what a spare is given. */
+function sourceFiles(bundle: FunctionBundle): FunctionBundle['files'] {
+  const prefix = `${SOURCE_DIR}/`;
+  return bundle.files
+    .filter((file) => file.path.startsWith(prefix))
+    .map((file) => ({ path: file.path.slice(prefix.length), content: file.content }));
+}
+
+/** Whether a process of this pid runs (ours or another user's). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 /** The nearest folder at or above `dir` that holds a package.json, or null. */

@@ -16,12 +16,14 @@ import {
   type Disposition,
   type JetStreamContext,
 } from '@vibe/platform';
-import { REALTIME_SINK, type RealtimeSink } from '../realtime/realtime-sink.js';
+import { REALTIME_SINK, type EventBroadcast, type RealtimeSink } from '../realtime/realtime-sink.js';
 import { BuildEventsRepository } from './build-events.repository.js';
 import { decodeEvent, dispositionForFailure, toBroadcast, toRow, type BuildEventRow } from './projection.js';
 
 /** The most events written in one insert. */
 const MAX_BATCH = 500;
+/** Batches written at once: the next is decoded and redacted while the last one's insert runs. */
+const BATCHES_IN_FLIGHT = 2;
 
 /**
  * The projector: the durable consumer of BUILD_EVENTS that writes `build_events`. It acks only after the
@@ -38,6 +40,8 @@ const MAX_BATCH = 500;
 export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Projector');
   private loop: ConsumeLoop | undefined;
+  /** Settled when the batch started last has broadcast (see handleBatch). */
+  private broadcastTurn: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(JETSTREAM) private readonly jetstream: JetStreamContext,
@@ -54,6 +58,7 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
       (msgs) => this.handleBatch(msgs),
       {
         maxBatch: MAX_BATCH,
+        maxInFlight: BATCHES_IN_FLIGHT,
         // Below the consumer's ack wait (libs/platform consumerConfigs).
         heartbeatMs: 1500,
         onError: (error, msg: JsMsg | undefined) =>
@@ -67,10 +72,30 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
     await this.loop?.stop();
   }
 
-  /** One disposition per message, in order: the batch's rows in one insert, acked after it committed. */
+  /**
+   * One disposition per message, in order: the batch's rows in one insert, acked after it committed. Two
+   * batches may be written at once, but their broadcasts go out in stream order: a batch broadcasts only
+   * after the batch before it has.
+   */
   async handleBatch(msgs: JsMsg[]): Promise<Disposition[]> {
-    if (msgs.length === 1) return [await this.handle(msgs[0]!)];
+    const before = this.broadcastTurn;
+    let done!: () => void;
+    this.broadcastTurn = new Promise((resolve) => (done = resolve));
+    try {
+      const { dispositions, broadcasts } = await this.write(msgs);
+      await before;
+      for (const broadcast of broadcasts) this.realtime.event(broadcast);
+      return dispositions;
+    } finally {
+      done();
+    }
+  }
+
+  /** Writes a batch; what to broadcast is returned, not sent, so that the caller keeps the stream's order. */
+  private async write(msgs: JsMsg[]): Promise<{ dispositions: Disposition[]; broadcasts: EventBroadcast[] }> {
+    if (msgs.length === 1) return this.writeOne(msgs[0]!);
     const dispositions: Disposition[] = [];
+    const broadcasts: EventBroadcast[] = [];
     const decoded: Array<{ index: number; row: BuildEventRow; version: number }> = [];
     for (const [index, msg] of msgs.entries()) {
       const event = decodeEvent(msg.data);
@@ -88,32 +113,35 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
       await this.events.insertMany([...unique.values()]);
     } catch {
       // One event that cannot be stored fails the statement: each is written and settled on its own.
-      for (const { index } of decoded) dispositions[index] = await this.handle(msgs[index]!);
-      return dispositions;
+      for (const { index } of decoded) {
+        const one = await this.writeOne(msgs[index]!);
+        dispositions[index] = one.dispositions[0]!;
+        broadcasts.push(...one.broadcasts);
+      }
+      return { dispositions, broadcasts };
     }
     const types = new Map<string, number>();
     for (const { index, row, version } of decoded) {
       types.set(row.type, (types.get(row.type) ?? 0) + 1);
-      this.realtime.event(toBroadcast(row, version));
+      broadcasts.push(toBroadcast(row, version));
       dispositions[index] = ACK;
     }
     for (const [type, count] of types) metrics.eventsProjected.inc({ type }, count);
-    return dispositions;
+    return { dispositions, broadcasts };
   }
 
-  async handle(msg: JsMsg): Promise<Disposition> {
+  private async writeOne(msg: JsMsg): Promise<{ dispositions: Disposition[]; broadcasts: EventBroadcast[] }> {
     const decoded = decodeEvent(msg.data);
-    if (!decoded.ok) return this.terminate(msg, decoded.reason);
+    if (!decoded.ok) return { dispositions: [this.terminate(msg, decoded.reason)], broadcasts: [] };
     const { row, redacted } = toRow(decoded.event, msg.seq);
     if (redacted) this.logger.warn(`event ${row.id} (${row.type}) carried a secret; it was redacted before storing`);
     try {
       await this.events.insert(row);
     } catch (error) {
-      return this.failed(msg, row.id, error);
+      return { dispositions: [this.failed(msg, row.id, error)], broadcasts: [] };
     }
     metrics.eventsProjected.inc({ type: row.type });
-    this.realtime.event(toBroadcast(row, decoded.event.version));
-    return ACK;
+    return { dispositions: [ACK], broadcasts: [toBroadcast(row, decoded.event.version)] };
   }
 
   private failed(msg: JsMsg, id: string, error: unknown): Disposition {

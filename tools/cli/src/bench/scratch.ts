@@ -65,7 +65,7 @@ export async function startScratchStack(options: ScratchOptions): Promise<Scratc
         ENV_DATABASE_URL: options.adminUrl,
         ENV_DB_PREFIX: envPrefix,
         DRIFT_SCHEDULE: 'off',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: options.env?.LOG_LEVEL ?? 'warn',
       },
       ports: Object.fromEntries(SERVICES.map((service, i) => [service, ports[i]!])),
       onLine: options.onLine,

@@ -20,8 +20,14 @@ export const finalize: StepBody = async (state, deps, ctx) => {
   let verification: BuildVerification | undefined;
   let frontend: FrontendHandover | undefined;
   if (!failure) {
+    // The handover only reads, so it is read while the environment is verified; it is used only if the
+    // verification passes (an environment that failed its proof is never handed over).
+    const handover = collectHandover(state, deps).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     try {
-      verification = await verifyEnvironment(state, deps, ctx);
+      verification = await verifyEnvironment(state, deps, ctx).finally(() => handover);
       if (!verification.passed) failure = { step: 'verify', message: verificationFailureMessage(verification) };
     } catch (error) {
       // Unavailable for now: the step retries, and past its budget the build resumes later (finalize must
@@ -40,11 +46,15 @@ export const finalize: StepBody = async (state, deps, ctx) => {
     }
     if (!failure) {
       // What a frontend needs (issue 12), read from the environment; without it the build is of no use.
-      try {
-        frontend = await collectHandover(state, deps, ctx);
-      } catch (error) {
-        if (deps.control.isTransient(error)) throw error;
-        failure = { step: 'handover', message: `the environment could not be handed over: ${errorMessage(error)}` };
+      await ctx.focus({ type: 'function', name: 'handover' }, 0.9);
+      const read = await handover;
+      if ('value' in read) frontend = read.value;
+      else if (deps.control.isTransient(read.error)) throw read.error;
+      else {
+        failure = {
+          step: 'handover',
+          message: `the environment could not be handed over: ${errorMessage(read.error)}`,
+        };
       }
     }
     if (failure) {

@@ -1,7 +1,6 @@
 import { FrontendHandover, type EdgeFunctionInfo, type ProvisionOutput } from '@vibe/contracts';
 import type { BuildDeps } from '../ports.js';
 import type { BuildStateValue } from '../state.js';
-import type { StepContext } from '../step.js';
 import { requireEnvironment } from './require.js';
 import { together } from './together.js';
 
@@ -13,14 +12,9 @@ import { together } from './together.js';
  * runs again is answered from the provisioner's ledger. The result is checked to hold nothing a browser must
  * not have (frontendHandover).
  */
-export async function collectHandover(
-  state: BuildStateValue,
-  deps: BuildDeps,
-  ctx: StepContext,
-): Promise<FrontendHandover> {
+export async function collectHandover(state: BuildStateValue, deps: BuildDeps): Promise<FrontendHandover> {
   const environment = requireEnvironment(state);
   const environmentRef = environment.ref;
-  await ctx.focus({ type: 'function', name: 'handover' }, 0.9);
   // The reads do not depend on each other: they run at once. The URL is the one the driver recorded (the
   // local API's, or SUPABASE_PROJECT_URL's for a project), else the MCP server's.
   const [url, { keys }, { functions }, { types }, shareToken] = await together([

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { EnvironmentInfo, ProvisionCommand, ProvisionCommandOf, ProvisionOutput } from '@vibe/contracts';
 import { createPool, pgErrorCode, quoteIdent, withDatabase, type Pool, type PoolClient } from '@vibe/platform';
@@ -14,6 +15,8 @@ import {
   isTemplateReady,
   parseEnvironmentMarker,
   serverAddress,
+  spareDatabasePattern,
+  spareDatabaseName,
   templateDatabaseName,
   templateMarker,
   type EnvironmentMarker,
@@ -27,6 +30,8 @@ const LOCK_CLASS = 0x76696265;
 const ENVIRONMENT_IDLE_MS = 10_000;
 /** A clone finds its template busy while anything is connected to it; that passes within milliseconds. */
 const CLONE_ATTEMPTS = 8;
+/** After a failed refill of spare databases, the next one waits this long. */
+const SPARE_RETRY_MS = 5_000;
 
 /**
  * The local driver (DESIGN.md §3): one database per session on a Postgres server, bootstrapped to look like
@@ -55,6 +60,10 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
   private apiUrlTemplate: () => Promise<string> = () => Promise.resolve(this.config.ENV_API_URL);
   private rolesReady: Promise<void> | undefined;
   private templateReady: Promise<void> | undefined;
+  /** The refill of spare databases under way, if any. */
+  private refilling: Promise<void> | undefined;
+  private spareRetryAt = 0;
+  private shuttingDown = false;
 
   constructor(@Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig) {
     this.admin = createPool(config.ENV_DATABASE_URL, APPLICATION_NAME, 4);
@@ -137,7 +146,10 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
       let bootstrapped = false;
       if (!state) {
         if (command.mode === 'branch') {
-          await this.cloneTemplate(admin, ref);
+          // A spare clone made ahead of time is renamed (well under a millisecond) rather than cloned now
+          // (tens of milliseconds, the longest part of create_environment).
+          if (!(await this.takeSpare(admin, ref))) await this.cloneTemplate(admin, ref);
+          this.refillSpares();
           bootstrapped = true;
         } else {
           await admin.query(`create database ${quoteIdent(ref)}`);
@@ -154,7 +166,84 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await this.refilling;
     await Promise.allSettled([this.connections.close(), this.admin.end()]);
+  }
+
+  /**
+   * Renames a spare clone of the template to `ref`, or returns false when there is none. Spares are shared by
+   * the replicas: one that another replica renamed first is gone (3D000) and the next is tried.
+   */
+  private async takeSpare(admin: PoolClient, ref: string): Promise<boolean> {
+    if (this.config.ENV_SPARE_DATABASES === 0) return false;
+    const { rows } = await admin.query<{ datname: string }>(
+      'select datname from pg_database where datname ~ $1 order by oid',
+      [spareDatabasePattern(this.config.ENV_DB_PREFIX, this.fingerprint)],
+    );
+    for (const { datname } of rows) {
+      try {
+        // Renames of one database by two sessions at once fail ("tuple concurrently updated"): takers take
+        // turns (a transaction lock), and the one that comes second finds the spare gone (3D000).
+        await admin.query(
+          `select pg_advisory_xact_lock(${LOCK_CLASS}, hashtext('spares'));
+           alter database ${quoteIdent(datname)} rename to ${quoteIdent(ref)};
+           alter database ${quoteIdent(ref)} with allow_connections true`,
+        );
+        return true;
+      } catch (error) {
+        // Taken by another replica (3D000), or visited right now (55006): the next one.
+        if (!['3D000', '55006'].includes(pgErrorCode(error) ?? '')) throw error;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Keeps ENV_SPARE_DATABASES clones of the template ready, made in the background after a branch is
+   * created. A spare accepts no connection (autovacuum's neither) until it becomes an environment, so renaming
+   * it never finds it busy. Spares of an older bootstrap are dropped.
+   */
+  private refillSpares(): void {
+    const wanted = this.config.ENV_SPARE_DATABASES;
+    if (wanted === 0 || this.refilling || this.shuttingDown || Date.now() < this.spareRetryAt) return;
+    this.refilling = (async () => {
+      const admin = await this.admin.connect();
+      let broken = false;
+      try {
+        const { rows } = await admin.query<{ datname: string; ready: boolean }>(
+          'select datname, datname ~ $2 as ready from pg_database where datname ~ $1',
+          [
+            spareDatabasePattern(this.config.ENV_DB_PREFIX),
+            spareDatabasePattern(this.config.ENV_DB_PREFIX, this.fingerprint),
+          ],
+        );
+        // Of an older bootstrap: never taken again. (Spares being made now, by us or a replica, are current.)
+        const current = `${this.template}_`;
+        for (const stale of rows.filter((row) => !row.datname.startsWith(current))) {
+          await admin.query(`drop database if exists ${quoteIdent(stale.datname)} with (force)`);
+        }
+        let count = rows.filter((row) => row.ready).length;
+        while (count < wanted && !this.shuttingDown) {
+          // Made under a name no taker looks for, and renamed once it takes no connection.
+          const suffix = randomBytes(6).toString('hex');
+          const making = spareDatabaseName(this.config.ENV_DB_PREFIX, this.fingerprint, suffix, 'making');
+          await this.cloneTemplate(admin, making);
+          await admin.query(
+            `alter database ${quoteIdent(making)} with allow_connections false;
+             alter database ${quoteIdent(making)} rename to ${quoteIdent(spareDatabaseName(this.config.ENV_DB_PREFIX, this.fingerprint, suffix))}`,
+          );
+          count++;
+        }
+      } catch {
+        broken = true;
+        // Builds clone on demand meanwhile; the next branch tries again after a pause.
+        this.spareRetryAt = Date.now() + SPARE_RETRY_MS;
+      } finally {
+        admin.release(broken);
+        this.refilling = undefined;
+      }
+    })();
   }
 
   /**

@@ -6,6 +6,8 @@ import {
   isTemplateReady,
   parseEnvironmentMarker,
   serverAddress,
+  spareDatabaseName,
+  spareDatabasePattern,
   templateDatabaseName,
   templateMarker,
 } from './naming.js';
@@ -97,5 +99,29 @@ describe('markers', () => {
     expect(isTemplateReady(templateMarker(fingerprint), fingerprint)).toBe(true);
     expect(isTemplateReady(templateMarker('00000000'), fingerprint)).toBe(false);
     expect(isTemplateReady(null, fingerprint)).toBe(false);
+  });
+});
+
+describe('spare names', () => {
+  const prefix = 'p'.repeat(31);
+  const fingerprint = 'abcdef01';
+
+  it('are the template name and a suffix, fit Postgres identifiers, and are never environment refs', () => {
+    const ready = spareDatabaseName(prefix, fingerprint, '0123456789ab');
+    expect(ready).toBe(`${prefix}template_abcdef01_s0123456789ab`);
+    expect(ready.length).toBeLessThanOrEqual(63);
+    expect(environmentRefProblem(prefix, ready)).not.toBeNull();
+    expect(() => spareDatabaseName(prefix, fingerprint, 'xyz')).toThrow(/12 hex digits/);
+  });
+
+  it('tell ready spares from spares being made, and one bootstrap from another', () => {
+    const ready = new RegExp(spareDatabasePattern('vibe_env_', fingerprint));
+    const any = new RegExp(spareDatabasePattern('vibe_env_'));
+    const made = spareDatabaseName('vibe_env_', fingerprint, '0123456789ab');
+    const making = spareDatabaseName('vibe_env_', fingerprint, '0123456789ab', 'making');
+    const older = spareDatabaseName('vibe_env_', '00000000', '0123456789ab');
+    expect([made, making, older].map((name) => ready.test(name))).toEqual([true, false, false]);
+    expect([made, making, older].map((name) => any.test(name))).toEqual([true, true, true]);
+    expect(any.test(`vibe_env_template_${fingerprint}`)).toBe(false);
   });
 });

@@ -29,6 +29,31 @@ export function templateDatabaseName(prefix: string, bootstrapSql: string): stri
 }
 
 /**
+ * A spare: a clone of the template made ahead of time, renamed to a session's environment when a branch is
+ * created. Named after the template (so what skips the template skips spares too) and never a valid
+ * environment ref. `suffix`: 12 hex digits, so that a 31-character prefix still fits in 63 characters.
+ */
+export function spareDatabaseName(
+  prefix: string,
+  fingerprint: string,
+  suffix: string,
+  state: 'ready' | 'making' = 'ready',
+): string {
+  if (!/^[0-9a-f]{12}$/.test(suffix)) throw new Error(`spare suffix "${suffix}" is not 12 hex digits`);
+  return `${prefix}template_${fingerprint}_${state === 'ready' ? 's' : 'm'}${suffix}`;
+}
+
+/**
+ * A regular expression for the names of ready spares of one template's fingerprint, or of every spare (ready
+ * or being made) of any fingerprint.
+ */
+export function spareDatabasePattern(prefix: string, fingerprint?: string): string {
+  return fingerprint
+    ? `^${prefix}template_${fingerprint}_s[0-9a-f]{12}$`
+    : `^${prefix}template_[0-9a-f]{8}_[sm][0-9a-f]{12}$`;
+}
+
+/**
  * Why `ref` cannot be an environment of this provisioner, or null when it can. Only names that
  * `environmentDatabaseName` makes are accepted, so neither the template nor any other database on the server
  * (the control plane, `postgres`) can be reached through a command.

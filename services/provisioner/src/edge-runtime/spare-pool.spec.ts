@@ -88,6 +88,24 @@ describe('SparePool', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('starts the replacement of a taken spare refillDelayMs later, once for takes close together', async () => {
+    const starter = new Starter();
+    const spares = new SparePool<TestSpare>(
+      { size: 2, backoffMs: 20, maxBackoffMs: 80, refillDelayMs: 500, warn: (m) => warnings.push(m) },
+      starter.start,
+    );
+    pools.push(spares);
+    spares.fill();
+    await waitFor(async () => spares.size === 2, { timeoutMs: 2000, what: 'two spares' });
+    spares.take();
+    spares.take();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Not yet: the taken spares' functions have their first requests now.
+    expect(starter.started).toHaveLength(2);
+    await waitFor(async () => spares.size === 2, { timeoutMs: 2000, what: 'the spares replaced' });
+    expect(starter.started).toHaveLength(4);
+  });
+
   it('never waits for a spare: none ready, take() answers undefined at once', async () => {
     const starter = new Starter();
     starter.instant = false;

@@ -18,6 +18,12 @@ export interface SparePoolSettings {
   /** The wait after a failure, doubled at each failure in a row up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
+  /**
+   * How long after a spare is taken its replacement starts (default 0: at once). Starting Deno takes a core for
+   * tens of milliseconds, and the moment a spare is taken is the moment its function is busiest (its first
+   * request, the build's check of it): a short wait keeps the two apart.
+   */
+  refillDelayMs?: number;
   /** Why a spare was lost, and when the next one starts. */
   warn(message: string): void;
 }
@@ -26,6 +32,7 @@ export class SparePool<S extends Spare> {
   private readonly ready: S[] = [];
   private starting: AbortController | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private refill: NodeJS.Timeout | undefined;
   /** Failures since a spare was last used: the backoff's exponent. */
   private failures = 0;
   private closed = false;
@@ -57,7 +64,15 @@ export class SparePool<S extends Spare> {
     let spare = this.ready.shift();
     while (spare?.exited) spare = this.ready.shift();
     if (spare) this.failures = 0;
-    this.fill();
+    const delay = this.settings.refillDelayMs ?? 0;
+    if (delay === 0) this.fill();
+    else if (!this.refill) {
+      this.refill = setTimeout(() => {
+        this.refill = undefined;
+        this.fill();
+      }, delay);
+      this.refill.unref();
+    }
     return spare;
   }
 
@@ -65,6 +80,7 @@ export class SparePool<S extends Spare> {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.refill);
     this.starting?.abort();
     await Promise.allSettled(this.ready.splice(0).map((spare) => spare.stop()));
   }

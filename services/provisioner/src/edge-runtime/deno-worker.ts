@@ -254,16 +254,9 @@ export class DenoProcess {
   }
 }
 
-/** A Deno process serving one function (started cold, or a spare that was given it). */
-export class DenoWorker {
-  constructor(
-    private readonly process: DenoProcess,
-    readonly socketPath: string,
-    /** From spawn (cold) or assignment (spare) to listening. */
-    readonly startedInMs: number,
-    /** Whether it was a spare. */
-    readonly spare: boolean,
-  ) {}
+/** What a worker and a spare say of their process: its pid, whether it ended, and when it ends. */
+abstract class DenoHandle {
+  constructor(protected readonly process: DenoProcess) {}
 
   get pid(): number | undefined {
     return this.process.pid;
@@ -275,6 +268,20 @@ export class DenoWorker {
 
   onExit(listener: () => void): void {
     this.process.onExit(listener);
+  }
+}
+
+/** A Deno process serving one function (started cold, or a spare that was given it). */
+export class DenoWorker extends DenoHandle {
+  constructor(
+    process: DenoProcess,
+    readonly socketPath: string,
+    /** From spawn (cold) or assignment (spare) to listening. */
+    readonly startedInMs: number,
+    /** Whether it was a spare. */
+    readonly spare: boolean,
+  ) {
+    super(process);
   }
 
   /** Starts Deno on a bundle and resolves when the function listens; rejects with the process's last words otherwise. */
@@ -296,32 +303,22 @@ export class DenoWorker {
  * permissions fixed, the usual imports loaded, waiting on stdin for the one function it will run. It holds
  * none of a function's variables until then.
  */
-export class DenoSpare {
+export class DenoSpare extends DenoHandle {
   private taken = false;
 
   private constructor(
-    private readonly process: DenoProcess,
+    process: DenoProcess,
     readonly dir: string,
     readonly socketPath: string,
-  ) {}
+  ) {
+    super(process);
+  }
 
   /** Starts a spare and resolves once it has loaded its imports; `settings.signal` kills it. */
   static async start(spec: DenoSpareSpec, settings: DenoRuntimeSettings): Promise<DenoSpare> {
     const deno = DenoProcess.spawn(spec, settings);
     await deno.until(SPARE_MARKER, settings.startTimeoutMs, LOADING);
     return new DenoSpare(deno, spec.dir, spec.socketPath);
-  }
-
-  get pid(): number | undefined {
-    return this.process.pid;
-  }
-
-  get exited(): boolean {
-    return this.process.exited;
-  }
-
-  onExit(listener: () => void): void {
-    this.process.onExit(listener);
   }
 
   /**

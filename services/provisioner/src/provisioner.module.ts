@@ -37,7 +37,7 @@ export class ProvisionerModule {
           natsNamespace: config.NATS_NAMESPACE,
           consumers: ['provisioner'],
           // Claims hold one connection per running command (CONCURRENCY), plus ledger reads and writes.
-          poolSize: 10,
+          poolSize: 12,
         }),
       ],
       providers: [
@@ -79,6 +79,7 @@ export class ProvisionerModule {
                       return api?.urlTemplate ?? config.ENV_API_URL;
                     },
                     jwtSecret: config.ENV_JWT_SECRET,
+                    onFunctionDeployed: (ref, fn) => api?.warm(ref, fn),
                   }),
                   { maxIdle: 32, idleMs: 15_000 },
                 ),

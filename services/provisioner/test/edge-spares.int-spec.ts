@@ -192,6 +192,8 @@ describe('provisioner: functions start on spare Deno processes', () => {
   });
 
   it('serves a function on a spare as a cold start serves it: own variables, own files, own socket, no platform servers', async () => {
+    await waitFor(async () => (await it_.health()).spares === 2, { timeoutMs: 30_000, what: 'two spares' });
+    const spares = await denoChildren();
     await it_.deploy('probe', [{ name: 'index.ts', content: PROBE }]);
     // The same function with an import map of its own, which the spares' config does not provide: cold.
     await it_.deploy(
@@ -202,18 +204,21 @@ describe('provisioner: functions start on spare Deno processes', () => {
       ],
       'deno.json',
     );
-    await waitFor(async () => (await it_.health()).spares === 2, { timeoutMs: 30_000, what: 'two spares' });
-    const spares = await denoChildren();
-
-    const cold = await it_.probe('probe_cold');
-    expect(cold.url).toMatch(/\/functions\/[^/]+\/probe_cold\/v1-[^/]+\/src\/index\.ts$/);
+    // A deployed version's worker starts at once, before its first request: one on a spare, one cold.
+    await waitFor(async () => (await it_.health()).workers === 2, { timeoutMs: 30_000, what: 'both workers' });
     expect(it_.logs).toContainEqual(
       expect.stringMatching(/\/probe_cold v1 started in \d+ ms cold \(its import map maps "probe\/" to "\.\.\/src\/"/),
     );
+    expect(it_.logs).toContainEqual(expect.stringMatching(/\/probe v1 started in \d+ ms on a spare \(pid \d+\)$/));
+
+    const cold = await it_.probe('probe_cold');
+    expect(cold.url).toMatch(/\/functions\/[^/]+\/probe_cold\/v1-[^/]+\/src\/index\.ts$/);
     const spare = await it_.probe('probe');
     expect(spare.url).toMatch(new RegExp(`/spares/${process.pid}-[0-9a-f]+/src/index\\.ts$`));
     expect(spares).toContain(spare.pid);
-    expect(it_.logs).toContainEqual(expect.stringMatching(/\/probe v1 started in \d+ ms on a spare \(pid \d+\)$/));
+    expect(spares).not.toContain(cold.pid);
+    // Started once each: the requests found the workers the deploys started.
+    expect(it_.logs.filter((line) => /\/probe(_cold)? v1 started in/.test(line))).toHaveLength(2);
 
     // Another spare's files, a cold function's files, a file of the machine; its own directory, /tmp.
     const path = (url: string) => new URL(url).pathname;
@@ -287,7 +292,7 @@ describe('provisioner: EDGE_RUNTIME_SPARES=0 starts every function cold, as befo
     await it_?.close();
   });
 
-  it('starts no spare, and starts a function cold on its first request', async () => {
+  it('starts no spare, and starts a function cold (at its deploy, ahead of its first request)', async () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await denoChildren()).toEqual([]);
     expect(await it_.health()).toEqual({ ok: true, workers: 0, spares: 0 });

@@ -144,7 +144,6 @@ describe('provisioner: no secret of an MCP call reaches the events stream or the
     const calls = events.filter((e): e is BuildEventOf<'mcp_call'> => e.type === 'mcp_call');
     expect(calls.map((c) => `${c.payload.tool}:${c.payload.ok}`).sort()).toEqual(
       [
-        'list_migrations:true',
         'apply_migration:true',
         'execute_sql:true',
         'execute_sql:true',
@@ -152,7 +151,6 @@ describe('provisioner: no secret of an MCP call reaches the events stream or the
         'deploy_edge_function:true',
         'get_edge_function:true',
         'get_publishable_keys:true',
-        'list_migrations:true',
         'apply_migration:false',
       ].sort(),
     );

@@ -41,7 +41,7 @@ describe('provisioner: commands as MCP calls', () => {
     await provisioner?.close();
   });
 
-  it('applies a migration by reading the ledger read-only, then applying read-write', async () => {
+  it('applies a migration with one read-write call; our server answers a name applied already itself', async () => {
     const apply = commands.applyMigration(
       sessionId,
       ref,
@@ -49,33 +49,29 @@ describe('provisioner: commands as MCP calls', () => {
       'create table public.items (id int primary key, owner uuid); alter table public.items enable row level security;',
     );
     expect(outputOf(await provisioner.send(apply))).toEqual({ name: 'create_items', applied: true });
-    const calls = await callsOf(apply, 2);
-    expect(summary(calls)).toEqual([
-      ['list_migrations', 'read-only', true],
-      ['apply_migration', 'read-write', true],
-    ]);
-    expect(calls[1]!.payload).toMatchObject({
+    const calls = await callsOf(apply, 1);
+    expect(summary(calls)).toEqual([['apply_migration', 'read-write', true]]);
+    expect(calls[0]!.payload).toMatchObject({
       environment: ref,
       command: 'apply_migration',
-      call: 2,
+      call: 1,
       attempt: 1,
       server: { driver: 'local', mode: 'read-write', transport: 'in-memory' },
       input: { name: 'create_items', query: expect.stringContaining('create table public.items') },
       output: { success: true, applied: true },
       worker: expect.stringMatching(new RegExp(`:${process.pid}$`)),
     });
-    expect(calls.map((c) => c.id)).toEqual([
-      stableId(sessionId, `mcp:${apply.commandId}:1`),
-      stableId(sessionId, `mcp:${apply.commandId}:2`),
-    ]);
-    const { startedAt, endedAt, durationMs } = calls[1]!.payload;
+    expect(calls.map((c) => c.id)).toEqual([stableId(sessionId, `mcp:${apply.commandId}:1`)]);
+    const { startedAt, endedAt, durationMs } = calls[0]!.payload;
     expect(Date.parse(endedAt) - Date.parse(startedAt)).toBeGreaterThanOrEqual(0);
     expect(durationMs).toBeGreaterThanOrEqual(0);
 
-    // Applied already: the read-only look at the ledger answers, and the read-write server is not asked.
-    const again = commands.applyMigration(sessionId, ref, 'create_items', 'select 1');
+    // Applied already: the server finds the name in its ledger and applies nothing (the query would fail).
+    const again = commands.applyMigration(sessionId, ref, 'create_items', 'select * from public.no_such_table');
     expect(outputOf(await provisioner.send(again))).toEqual({ name: 'create_items', applied: false });
-    expect(summary(await callsOf(again, 1))).toEqual([['list_migrations', 'read-only', true]]);
+    const [repeat] = await callsOf(again, 1);
+    expect(summary([repeat!])).toEqual([['apply_migration', 'read-write', true]]);
+    expect(repeat!.payload.output).toEqual({ success: true, applied: false });
   });
 
   it('inspects read-only and writes read-write', async () => {

@@ -225,6 +225,7 @@ export class BuildService implements OnModuleInit {
         }
       } finally {
         clearTimeout(grace);
+        await this.leases.close();
       }
     })();
     return this.shutdown;

@@ -110,16 +110,19 @@ export async function runCommand(
 }
 
 /**
- * A migration name is applied once per environment: the ledger is read first (read-only), and only an
- * unapplied name goes to the read-write server. Our local server also decides it under a lock (two commands
- * with one name racing apply it once); the official server applies what it is given.
+ * A migration name is applied once per environment. The official server applies what it is given, so its
+ * ledger is read first (read-only) and only an unapplied name goes to the read-write server. Our local server
+ * decides it itself, in the transaction that applies, under a lock (two commands with one name racing apply it
+ * once), and says which: one call, without the read before it (issue 11: seven calls fewer per build).
  */
 async function applyMigration(
   command: ProvisionCommandOf<'apply_migration'>,
-  mcp: CommandMcpCalls,
+  mcp: Pick<CommandMcpCalls, 'call' | 'driver'>,
 ): Promise<ProvisionOutput<'apply_migration'>> {
   const { name, query } = command;
-  const applied = toMigrations(await mcp.call('read-only', 'list_migrations', {}));
-  if (applied.some((migration) => migration.name === name)) return { name, applied: false };
+  if (mcp.driver !== 'local') {
+    const applied = toMigrations(await mcp.call('read-only', 'list_migrations', {}));
+    if (applied.some((migration) => migration.name === name)) return { name, applied: false };
+  }
   return { name, applied: toApplied(await mcp.call('read-write', 'apply_migration', { name, query })) };
 }

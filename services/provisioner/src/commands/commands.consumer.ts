@@ -16,8 +16,11 @@ import { CommandsService } from './commands.service.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { clip, errorMessage } from './outcome.js';
 
-/** How many commands one replica runs at once; more replicas share the same durable consumer. */
-const CONCURRENCY = 4;
+/**
+ * How many commands one replica runs at once; more replicas share the same durable consumer. Eight: a build's
+ * last step sends six at once (its verification and its handover), and with four the longest waited.
+ */
+const CONCURRENCY = 8;
 
 /** Enough of a command to answer it when the rest of it is invalid. */
 const CommandIds = z.object({ commandId: z.uuid(), sessionId: z.uuid(), tool: z.string().max(100).catch('unknown') });

@@ -19,6 +19,11 @@ export class CommandMcpCalls {
   private count = 0;
   readonly events: McpCallEvent[] = [];
 
+  /** The MCP server the calls go to: ours (`local`) or the official one (`supabase`). */
+  get driver(): McpConnector['driver'] {
+    return this.connector.driver;
+  }
+
   constructor(
     private readonly connector: McpConnector,
     private readonly context: { command: ProvisionCommand; environment: string; attempt: number },

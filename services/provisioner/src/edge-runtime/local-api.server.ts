@@ -289,6 +289,29 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     }
   }
 
+  /**
+   * Starts the worker of a function version just deployed, in the background, so that its first request
+   * (the build's check, or a client's) finds it listening rather than waits for the start; a request arriving
+   * meanwhile waits for this start instead of making another. A start that fails is not reported here: the
+   * first request starts it again and answers with the failure.
+   */
+  warm(ref: string, fn: { id: string; slug: string; version: number }): void {
+    // Listening first: the worker is told the URL the API serves (its port is known once it listens).
+    void this.listen()
+      .then(() =>
+        this.pool.acquire(`${ref}/${fn.slug}`, `${fn.version}:${fn.id}`, () =>
+          this.startWorker(this.environment(ref), fn.slug),
+        ),
+      )
+      .then(
+        (lease) => lease.release(),
+        (error: unknown) =>
+          this.logger.debug(
+            `${ref}/${fn.slug} v${fn.version} not started ahead: ${redactText(error instanceof Error ? error.message : String(error))}`,
+          ),
+      );
+  }
+
   private async serveRpc(req: IncomingMessage, res: ServerResponse, ref: string, fn: string, url: URL): Promise<void> {
     if (req.method !== 'POST' && req.method !== 'GET') {
       return send(res, 405, { code: 'PGRST117', message: `Unsupported HTTP method: ${req.method}` });

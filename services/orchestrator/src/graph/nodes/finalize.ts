@@ -20,14 +20,16 @@ export const finalize: StepBody = async (state, deps, ctx) => {
   let verification: BuildVerification | undefined;
   let frontend: FrontendHandover | undefined;
   if (!failure) {
-    // The handover only reads, so it is read while the environment is verified; it is used only if the
-    // verification passes (an environment that failed its proof is never handed over).
+    // The handover only reads, so it is read while the environment is verified (its calls sent after the
+    // verification's, which take longer); it is used only if the verification passes (an environment that
+    // failed its proof is never handed over).
+    const verifying = verifyEnvironment(state, deps, ctx);
     const handover = collectHandover(state, deps).then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
     try {
-      verification = await verifyEnvironment(state, deps, ctx).finally(() => handover);
+      verification = await verifying.finally(() => handover);
       if (!verification.passed) failure = { step: 'verify', message: verificationFailureMessage(verification) };
     } catch (error) {
       // Unavailable for now: the step retries, and past its budget the build resumes later (finalize must

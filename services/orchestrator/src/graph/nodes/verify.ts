@@ -34,27 +34,28 @@ export async function verifyEnvironment(
   const environment = requireEnvironment(state);
   const startedAt = deps.now();
 
-  // The three checks read (or roll back) and do not depend on each other: they run at once.
-  await ctx.focus({ type: 'policy', name: 'access matrix' }, 0.1);
+  // The three checks read (or roll back) and do not depend on each other: they run at once, sent before
+  // anything else of the step (the access matrix, the longest, first), with the presence update beside them.
   const planned = plannedPolicies(plan);
-  const [{ rows }, matrix, { lints }] = await together([
-    deps.provisioner.call(state.sessionId, 'verify:catalog', {
-      tool: 'execute_sql',
-      environmentRef: environment.ref,
-      readOnly: true,
-      query: SCHEMA_CATALOG_SQL,
-    }),
+  const [matrix, { rows }, { lints }] = await together([
     deps.provisioner.call(state.sessionId, 'verify:access-matrix', {
       tool: 'run_access_matrix',
       environmentRef: environment.ref,
       matrix: accessMatrix(plan),
       policies: planned,
     }),
+    deps.provisioner.call(state.sessionId, 'verify:catalog', {
+      tool: 'execute_sql',
+      environmentRef: environment.ref,
+      readOnly: true,
+      query: SCHEMA_CATALOG_SQL,
+    }),
     deps.provisioner.call(state.sessionId, 'verify:advisors:security', {
       tool: 'get_advisors',
       environmentRef: environment.ref,
       type: 'security',
     }),
+    ctx.focus({ type: 'policy', name: 'access matrix' }, 0.1),
   ]);
 
   return verificationReport({

@@ -35,6 +35,8 @@ export interface LocalEnvironmentSettings {
   apiUrlTemplate: string;
   /** A configured JWT secret for every environment; otherwise each environment keeps its own. */
   jwtSecret?: string;
+  /** Told of each function version deployed (committed): the local API starts its worker ahead of its first request. */
+  onFunctionDeployed?: (ref: string, fn: Pick<FunctionRow, 'id' | 'slug' | 'version'>) => void;
 }
 
 /** A table as pg-meta (and so the official server) describes it, before the tool reshapes it. */
@@ -249,27 +251,32 @@ export class LocalEnvironment {
       );
     }
     const guessedImportMap = files.find((file) => IMPORT_MAP_FILES.includes(file.name))?.name ?? null;
-    return this.connections.withEnvironment(this.ref, (client) =>
-      serialized(client, 'deploy_edge_function', async () => {
-        await client.query('begin');
-        try {
-          await client.query(FUNCTIONS_STORE_SQL);
-          const { rows } = await client.query<FunctionRow>(DEPLOY_FUNCTION_SQL, [
-            name,
-            verifyJwt,
-            entrypointPath,
-            importMapPath ?? null,
-            guessedImportMap,
-            JSON.stringify(files),
-          ]);
-          await client.query('commit');
-          return rows[0]!;
-        } catch (error) {
-          await client.query('rollback').catch(() => undefined);
-          throw asFailure(error, what);
-        }
-      }),
-    );
+    return this.connections
+      .withEnvironment(this.ref, (client) =>
+        serialized(client, 'deploy_edge_function', async () => {
+          await client.query('begin');
+          try {
+            await client.query(FUNCTIONS_STORE_SQL);
+            const { rows } = await client.query<FunctionRow>(DEPLOY_FUNCTION_SQL, [
+              name,
+              verifyJwt,
+              entrypointPath,
+              importMapPath ?? null,
+              guessedImportMap,
+              JSON.stringify(files),
+            ]);
+            await client.query('commit');
+            return rows[0]!;
+          } catch (error) {
+            await client.query('rollback').catch(() => undefined);
+            throw asFailure(error, what);
+          }
+        }),
+      )
+      .then((deployed) => {
+        this.settings.onFunctionDeployed?.(this.ref, deployed);
+        return deployed;
+      });
   }
 
   /**

@@ -218,7 +218,18 @@ describe('health, metrics and logs of the running services', () => {
     });
     expect([session.status, session.error]).toEqual(['succeeded', null]);
 
-    const orchestrator = await metricsOf('orchestrator');
+    // The build's duration is observed once its graph run returns, just after the status is written.
+    const orchestrator = await waitFor(
+      async () => {
+        const text = await metricsOf('orchestrator');
+        const builds = sample(text, 'vibe_build_duration_seconds_count', {
+          template: 'marketplace',
+          outcome: 'succeeded',
+        });
+        return builds === undefined ? undefined : text;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'the build in the orchestrator metrics' },
+    );
     expect(
       sample(orchestrator, 'vibe_build_duration_seconds_count', { template: 'marketplace', outcome: 'succeeded' }),
     ).toBe(1);

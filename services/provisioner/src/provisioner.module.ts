@@ -37,7 +37,7 @@ export class ProvisionerModule {
           natsNamespace: config.NATS_NAMESPACE,
           consumers: ['provisioner'],
           // Claims hold one connection per running command (CONCURRENCY), plus ledger reads and writes.
-          poolSize: 12,
+          poolSize: 10,
         }),
       ],
       providers: [

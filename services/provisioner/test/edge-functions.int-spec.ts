@@ -289,7 +289,12 @@ describe('provisioner: the local functions runtime stays bounded', () => {
   });
 
   it('stops a function after its idle time, and starts it again on the next request', async () => {
-    provisioner = await startProvisioner({ EDGE_RUNTIME_IDLE_MS: '500', EDGE_RUNTIME_MAX_WORKERS: '2' });
+    // Without spares, so that no worker starts at a deploy (warm): each starts on its first request.
+    provisioner = await startProvisioner({
+      EDGE_RUNTIME_IDLE_MS: '500',
+      EDGE_RUNTIME_MAX_WORKERS: '2',
+      EDGE_RUNTIME_SPARES: '0',
+    });
     const sessionId = newId();
     const created = await provisioner.send(commands.createEnvironment(sessionId, 'branch'));
     const ref = ProvisionOutputs.create_environment.parse(outputOf(created)).environment.ref;

@@ -17,10 +17,11 @@ import { LedgerRepository } from './ledger.repository.js';
 import { clip, errorMessage } from './outcome.js';
 
 /**
- * How many commands one replica runs at once; more replicas share the same durable consumer. Eight: a build's
- * last step sends six at once (its verification and its handover), and with four the longest waited.
+ * How many commands one replica runs at once; more replicas share the same durable consumer. Six: a build's
+ * last step sends six at once (its verification and its handover), and with four the longest waited. Each
+ * holds a connection of the control-plane pool while it runs (its claim), so this stays under its size.
  */
-const CONCURRENCY = 8;
+const CONCURRENCY = 6;
 
 /** Enough of a command to answer it when the rest of it is invalid. */
 const CommandIds = z.object({ commandId: z.uuid(), sessionId: z.uuid(), tool: z.string().max(100).catch('unknown') });

@@ -39,6 +39,13 @@ import { callRpc } from './rest-rpc.js';
 import { SparePool } from './spare-pool.js';
 import { PoolFullError, WorkerPool } from './worker-pool.js';
 
+/** A function version ready to start: its row, its files laid out, and whether a spare can run it. */
+interface PreparedFunction {
+  fn: Awaited<ReturnType<LocalEnvironment['getFunction']>>;
+  bundle: FunctionBundle;
+  fit: SpareFit;
+}
+
 /**
  * The local driver's API, what `https://<ref>.supabase.co` is for a Supabase project (DESIGN.md §3), served by
  * the provisioner (the only service that touches environments) under `<ENV_API_URL>` = `/env/<ref>`:
@@ -47,8 +54,9 @@ import { PoolFullError, WorkerPool } from './worker-pool.js';
  *   (started on the first request, stopped when idle, at most EDGE_RUNTIME_MAX_WORKERS at once), with the
  *   variables Supabase gives functions (SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY); a
  *   function deployed with verify_jwt answers 401 unless the bearer token is a JWT signed with the
- *   environment's secret, as Supabase's gateway does. The first request runs on one of EDGE_RUNTIME_SPARES
- *   spare processes, supabase-js already loaded, when one is ready and fits (spare-pool.ts); else cold.
+ *   environment's secret, as Supabase's gateway does. A function runs on one of EDGE_RUNTIME_SPARES spare
+ *   processes, supabase-js already loaded, when one is ready and fits (spare-pool.ts), else cold; on a spare it
+ *   starts when deployed if the pool has room (warm), else on its first request.
  * - `/env/<ref>/rest/v1/rpc/<function>`: PostgREST's RPC, as the caller's role (src/edge-runtime/rest-rpc.ts),
  *   which is what the functions' `supabase.rpc()` calls.
  *
@@ -290,26 +298,40 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   }
 
   /**
-   * Starts the worker of a function version just deployed, in the background, so that its first request
-   * (the build's check, or a client's) finds it listening rather than waits for the start; a request arriving
-   * meanwhile waits for this start instead of making another. A start that fails is not reported here: the
-   * first request starts it again and answers with the failure.
+   * Starts the worker of a function version just deployed on a spare, in the background, so that its first
+   * request (the build's check, or a client's) finds it listening rather than waits for the start; a request
+   * arriving meanwhile waits for this start instead of making another. Only when it is cheap and takes nothing
+   * from anyone: a spare is ready and the pool has room without stopping another function's worker (under load
+   * neither holds, and the first request starts the worker, as it always did). A start that fails is not
+   * reported here: the first request starts it again and answers with the failure.
    */
-  warm(ref: string, fn: { id: string; slug: string; version: number }): void {
-    // Listening first: the worker is told the URL the API serves (its port is known once it listens).
-    void this.listen()
-      .then(() =>
-        this.pool.acquire(`${ref}/${fn.slug}`, `${fn.version}:${fn.id}`, () =>
-          this.startWorker(this.environment(ref), fn.slug),
-        ),
-      )
-      .then(
-        (lease) => lease.release(),
-        (error: unknown) =>
-          this.logger.debug(
-            `${ref}/${fn.slug} v${fn.version} not started ahead: ${redactText(error instanceof Error ? error.message : String(error))}`,
-          ),
-      );
+  warm(ref: string, fn: { slug: string }): void {
+    if (this.config.EDGE_RUNTIME_SPARES === 0 || this.sparePool.size === 0 || !this.pool.hasRoom()) return;
+    void (async () => {
+      // Listening first: the worker is told the URL the API serves (its port is known once it listens).
+      await this.listen();
+      const environment = this.environment(ref);
+      const prepared = await this.prepare(environment, fn.slug);
+      if (!prepared.fit.spare || !this.pool.hasRoom()) return;
+      const spare = this.sparePool.take();
+      if (!spare) return;
+      let given = false;
+      try {
+        const { version, id } = prepared.fn;
+        const lease = await this.pool.acquire(`${ref}/${fn.slug}`, `${version}:${id}`, () => {
+          given = true;
+          return this.launch(environment, fn.slug, prepared, spare);
+        });
+        lease.release();
+      } finally {
+        // A request had started it already: the spare goes unused.
+        if (!given) void spare.stop();
+      }
+    })().catch((error: unknown) =>
+      this.logger.debug(
+        `${ref}/${fn.slug} not started ahead: ${redactText(error instanceof Error ? error.message : String(error))}`,
+      ),
+    );
   }
 
   private async serveRpc(req: IncomingMessage, res: ServerResponse, ref: string, fn: string, url: URL): Promise<void> {
@@ -357,7 +379,12 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
    * config, else cold, in a directory of its own under EDGE_RUNTIME_DIR/functions.
    */
   private async startWorker(environment: LocalEnvironment, slug: string): Promise<DenoWorker> {
-    const ref = environment.ref;
+    const prepared = await this.prepare(environment, slug);
+    return this.launch(environment, slug, prepared, prepared.fit.spare ? this.sparePool.take() : undefined);
+  }
+
+  /** The function's current version laid out as a bundle, and whether the spares can run it. */
+  private async prepare(environment: LocalEnvironment, slug: string): Promise<PreparedFunction> {
     const fn = await environment.getFunction(slug);
     const bundle = bundleFunction({
       slug,
@@ -365,6 +392,21 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       importMapPath: fn.import_map_path,
       files: fn.files,
     });
+    const fit: SpareFit =
+      this.config.EDGE_RUNTIME_SPARES === 0
+        ? { spare: false, reason: 'spares are off' }
+        : spareFit(bundle, this.spareRuntime.importMap);
+    return { fn, bundle, fit };
+  }
+
+  /** Runs a prepared function on `spare` (cold when there is none, or it died before it was given the function). */
+  private async launch(
+    environment: LocalEnvironment,
+    slug: string,
+    { fn, bundle, fit }: PreparedFunction,
+    spare: DenoSpare | undefined,
+  ): Promise<DenoWorker> {
+    const ref = environment.ref;
     const secret = await this.jwtSecret(ref);
     const env = {
       SUPABASE_URL: this.projectUrl(ref),
@@ -372,11 +414,6 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey(secret, ref),
     };
     const log = (line: string) => this.logger.debug(`${ref}/${slug}: ${line}`);
-    const fit: SpareFit =
-      this.config.EDGE_RUNTIME_SPARES === 0
-        ? { spare: false, reason: 'spares are off' }
-        : spareFit(bundle, this.spareRuntime.importMap);
-    const spare = fit.spare ? this.sparePool.take() : undefined;
     let worker = spare && (await this.runOnSpare(spare, bundle, env, log));
     if (!worker) {
       const dir = join(this.root, 'functions', ref, slug, `v${fn.version}-${fn.id.slice(0, 8)}`);

@@ -56,6 +56,25 @@ describe('WorkerPool', () => {
     three.release();
   });
 
+  it('has room while the workers running and starting are fewer than the most allowed', async () => {
+    const p = made(pool(2));
+    expect(p.hasRoom()).toBe(true);
+    let started!: () => void;
+    const slow = p.acquire(
+      'slow',
+      '1',
+      () => new Promise<TestWorker>((resolve) => (started = () => resolve(new TestWorker('slow')))),
+    );
+    const one = await p.acquire('one', '1', start('one'));
+    expect(p.hasRoom()).toBe(false);
+    started();
+    (await slow).release();
+    expect(p.hasRoom()).toBe(false);
+    await one.worker.stop();
+    expect(p.hasRoom()).toBe(true);
+    one.release();
+  });
+
   it('stops idle workers, and retires an old version once its requests are done', async () => {
     const p = made(pool(4, 1000));
     const old = await p.acquire('f', '1', start('v1'));

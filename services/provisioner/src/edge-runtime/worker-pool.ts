@@ -57,6 +57,11 @@ export class WorkerPool<W extends PoolWorker> {
     return this.entries.size + this.retiring.size;
   }
 
+  /** Whether one more worker can start without stopping another (counting those being started). */
+  hasRoom(): boolean {
+    return this.size + this.starting.size < this.settings.maxWorkers;
+  }
+
   /** The worker of `key` at `version`, started by `start` when there is none (or an older one). */
   async acquire(key: string, version: string, start: () => Promise<W>): Promise<Lease<W>> {
     if (this.closed) throw new PoolFullError('the functions runtime is shutting down');

@@ -276,6 +276,31 @@ describe('provisioner: run_access_matrix and the catalog against the plan', () =
     });
   });
 
+  it('reports a setup that fails as an error of each cell that needs it, and runs the other cells as usual', async () => {
+    const plan = PLANS[0]![1];
+    // The fixture row of bids cannot be written (as any role): every cell that needs it in place cannot run.
+    const { sessionId, ref } = await environmentWith(
+      plan,
+      `create function public.refuse_bids() returns trigger language plpgsql as $$
+       begin raise exception 'no bids today'; end $$;
+       create trigger refuse_bids before insert on public.bids for each row execute function public.refuse_bids();`,
+    );
+    const { output } = await runMatrix(sessionId, ref, plan);
+    const bids = output.cells.filter((cell) => cell.subject === 'public.bids');
+    const needsRow = bids.filter((cell) => cell.operation !== 'insert');
+    expect(needsRow).toHaveLength(12);
+    for (const cell of needsRow) {
+      expect({ cell: accessCellName(cell), actual: cell.actual, detail: cell.detail }).toEqual({
+        cell: accessCellName(cell),
+        actual: 'error',
+        detail: expect.stringMatching(/^fixture: no bids today \(SQLSTATE P0001\)/),
+      });
+    }
+    // The inserts themselves reach the trigger (or are refused before it), and no other table's cell changes.
+    for (const cell of bids.filter((cell) => cell.operation === 'insert')) expect(cell.actual).not.toBe('allow');
+    expect(output.cells.filter((cell) => cell.subject !== 'public.bids' && cell.actual !== cell.expected)).toEqual([]);
+  });
+
   it('sees a changed policy expression and a policy the plan lacks', async () => {
     const plan = PLANS[0]![1];
     const { sessionId, ref } = await environmentWith(

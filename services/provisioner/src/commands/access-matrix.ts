@@ -30,7 +30,11 @@ import { splitStatements } from '../drivers/local/sql-text.js';
  *
  * Each cell: the subject's setup rows and (except for an insert) the row itself, inserted as the MCP
  * server's own role; `set local role <actor>` and Supabase's `request.jwt.claims`; the cell's statement;
- * back to the server's role to see what the statement did to the row; rollback. SQLSTATE 42501 (RLS or
+ * back to the server's role to see what the statement did to the row; rollback. Cells with the same setup
+ * (a subject's, for an insert or for the rest: 8 of 64 cells in the sample plan) share it: it is made once,
+ * in a sub-transaction each of its cells starts from and returns to, then rolled back in turn. A cell sees what
+ * it would see with a setup of its own (the setup is the same statements from the same state); it took 400 of
+ * the matrix's 500 statements (issue 11: the block 35 ms → 14 ms). SQLSTATE 42501 (RLS or
  * privileges) is a denial; any other error an `error` outcome, never allowed or denied. Lock timeouts,
  * deadlocks and serialization failures fail the whole call, to be retried.
  *
@@ -73,7 +77,15 @@ export async function runAccessMatrix(
     refused.set(i, `refused: the policy's SQL is ${statements} statements, not one`);
     return null;
   });
-  const input = JSON.stringify({ cells, planned });
+  // Cells grouped by their setup, each with its place in the matrix (the outcomes come back in that order).
+  const groups = new Map<string, { setup: string[]; cells: Array<Omit<CellInput, 'setup'> & { i: number }> }>();
+  cells.forEach(({ setup, ...cell }, i) => {
+    const key = JSON.stringify(setup);
+    const group = groups.get(key) ?? { setup, cells: [] };
+    groups.set(key, group);
+    group.cells.push({ i, ...cell });
+  });
+  const input = JSON.stringify({ count: cells.length, groups: [...groups.values()], planned });
   const rows = toRows(
     await mcp.call('read-write', 'execute_sql', {
       query: `select set_config(${quoteLiteral(INPUT_SETTING)}, ${quoteLiteral(input)}, true);\n${MATRIX_SQL}`,
@@ -256,10 +268,12 @@ do $vibe_access_matrix$
 declare
   input constant jsonb := current_setting(${quoteLiteral(INPUT_SETTING)})::jsonb;
   own_role constant text := current_user;
+  grp jsonb;
   cell jsonb;
   sql text;
+  fixture text;
   outcome jsonb;
-  outcomes jsonb := '[]';
+  outcomes jsonb := coalesce((select jsonb_agg(null::jsonb) from generate_series(1, (input ->> 'count')::int)), '[]');
   live jsonb := '[]';
   failed jsonb := '{}';
   affected bigint;
@@ -270,52 +284,69 @@ declare
   detail text;
   hint text;
 begin
-  for cell in select value from jsonb_array_elements(input -> 'cells') loop
-    outcome := null;
+  for grp in select value from jsonb_array_elements(input -> 'groups') loop
     begin
+      fixture := null;
       begin
-        for sql in select value from jsonb_array_elements_text(cell -> 'setup') loop
+        for sql in select value from jsonb_array_elements_text(grp -> 'setup') loop
           execute sql;
         end loop;
-        execute format('set local role %I', cell ->> 'role');
-        perform set_config('request.jwt.claims', cell ->> 'claims', true);
       exception
         when ${RETRYABLE} then raise;
         when others then
           ${DIAGNOSTICS};
-          outcome := jsonb_build_object('actual', 'error', 'detail', 'fixture: ' || ${DESCRIBE});
+          fixture := 'fixture: ' || ${DESCRIBE};
       end;
-      if outcome is null then
-        begin
-          if cell ->> 'operation' = 'select' then
-            execute cell ->> 'statement' into affected;
-            outcome := jsonb_build_object('actual', case when coalesce(affected, 0) > 0 then 'allow' else 'deny' end,
-              'detail', null);
-          else
-            execute cell ->> 'statement';
-            get diagnostics affected = row_count;
-            execute format('set local role %I', own_role);
-            if cell ->> 'effect' is null then
-              outcome := jsonb_build_object('actual', case when affected > 0 then 'allow' else 'deny' end, 'detail', null);
-            else
-              execute cell ->> 'effect' into done;
-              outcome := case when done then jsonb_build_object('actual', 'allow', 'detail', null)
-                else jsonb_build_object('actual', 'deny', 'detail', (cell ->> 'operation') || ' reached no row') end;
+      for cell in select value from jsonb_array_elements(grp -> 'cells') loop
+        outcome := case when fixture is null then null else jsonb_build_object('actual', 'error', 'detail', fixture) end;
+        if outcome is null then
+          begin
+            begin
+              execute format('set local role %I', cell ->> 'role');
+              perform set_config('request.jwt.claims', cell ->> 'claims', true);
+            exception
+              when ${RETRYABLE} then raise;
+              when others then
+                ${DIAGNOSTICS};
+                outcome := jsonb_build_object('actual', 'error', 'detail', 'fixture: ' || ${DESCRIBE});
+            end;
+            if outcome is null then
+              begin
+                if cell ->> 'operation' = 'select' then
+                  execute cell ->> 'statement' into affected;
+                  outcome := jsonb_build_object('actual', case when coalesce(affected, 0) > 0 then 'allow' else 'deny' end,
+                    'detail', null);
+                else
+                  execute cell ->> 'statement';
+                  get diagnostics affected = row_count;
+                  execute format('set local role %I', own_role);
+                  if cell ->> 'effect' is null then
+                    outcome := jsonb_build_object('actual', case when affected > 0 then 'allow' else 'deny' end, 'detail', null);
+                  else
+                    execute cell ->> 'effect' into done;
+                    outcome := case when done then jsonb_build_object('actual', 'allow', 'detail', null)
+                      else jsonb_build_object('actual', 'deny', 'detail', (cell ->> 'operation') || ' reached no row') end;
+                  end if;
+                end if;
+              exception
+                when ${RETRYABLE} then raise;
+                when others then
+                  ${DIAGNOSTICS};
+                  outcome := jsonb_build_object('actual', case when state = '42501' then 'deny' else 'error' end,
+                    'detail', ${DESCRIBE});
+              end;
             end if;
-          end if;
-        exception
-          when ${RETRYABLE} then raise;
-          when others then
-            ${DIAGNOSTICS};
-            outcome := jsonb_build_object('actual', case when state = '42501' then 'deny' else 'error' end,
-              'detail', ${DESCRIBE});
-        end;
-      end if;
-      raise exception 'access matrix: rolling the cell back' using errcode = '${MATRIX_ROLLBACK}';
+            raise exception 'access matrix: rolling the cell back' using errcode = '${MATRIX_ROLLBACK}';
+          exception when sqlstate '${MATRIX_ROLLBACK}' then
+            null;
+          end;
+        end if;
+        outcomes := jsonb_set(outcomes, array[cell ->> 'i'], outcome);
+      end loop;
+      raise exception 'access matrix: rolling the setup back' using errcode = '${MATRIX_ROLLBACK}';
     exception when sqlstate '${MATRIX_ROLLBACK}' then
       null;
     end;
-    outcomes := outcomes || jsonb_build_array(outcome);
   end loop;
 
   begin

@@ -51,7 +51,7 @@ interface PreparedFunction {
  * the provisioner (the only service that touches environments) under `<ENV_API_URL>` = `/env/<ref>`:
  *
  * - `/env/<ref>/functions/v1/<slug>`: the environment's deployed Edge Function, run by a real Deno process
- *   (started on the first request, stopped when idle, at most EDGE_RUNTIME_MAX_WORKERS at once), with the
+ *   (started when deployed or on the first request, stopped when idle, at most EDGE_RUNTIME_MAX_WORKERS), with the
  *   variables Supabase gives functions (SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY); a
  *   function deployed with verify_jwt answers 401 unless the bearer token is a JWT signed with the
  *   environment's secret, as Supabase's gateway does. A function runs on one of EDGE_RUNTIME_SPARES spare

@@ -79,7 +79,7 @@ export class ProvisionerModule {
                       return api?.urlTemplate ?? config.ENV_API_URL;
                     },
                     jwtSecret: config.ENV_JWT_SECRET,
-                    onFunctionDeployed: (ref, fn) => api?.warm(ref, fn),
+                    onFunctionDeployed: (ref, slug) => api?.warm(ref, slug),
                   }),
                   { maxIdle: 32, idleMs: 15_000 },
                 ),

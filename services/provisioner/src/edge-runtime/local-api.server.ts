@@ -305,22 +305,22 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
    * neither holds, and the first request starts the worker, as it always did). A start that fails is not
    * reported here: the first request starts it again and answers with the failure.
    */
-  warm(ref: string, fn: { slug: string }): void {
+  warm(ref: string, slug: string): void {
     if (this.config.EDGE_RUNTIME_SPARES === 0 || this.sparePool.size === 0 || !this.pool.hasRoom()) return;
     void (async () => {
       // Listening first: the worker is told the URL the API serves (its port is known once it listens).
       await this.listen();
       const environment = this.environment(ref);
-      const prepared = await this.prepare(environment, fn.slug);
+      const prepared = await this.prepare(environment, slug);
       if (!prepared.fit.spare || !this.pool.hasRoom()) return;
       const spare = this.sparePool.take();
       if (!spare) return;
       let given = false;
       try {
         const { version, id } = prepared.fn;
-        const lease = await this.pool.acquire(`${ref}/${fn.slug}`, `${version}:${id}`, () => {
+        const lease = await this.pool.acquire(`${ref}/${slug}`, `${version}:${id}`, () => {
           given = true;
-          return this.launch(environment, fn.slug, prepared, spare);
+          return this.launch(environment, slug, prepared, spare);
         });
         lease.release();
       } finally {
@@ -329,7 +329,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       }
     })().catch((error: unknown) =>
       this.logger.debug(
-        `${ref}/${fn.slug} not started ahead: ${redactText(error instanceof Error ? error.message : String(error))}`,
+        `${ref}/${slug} not started ahead: ${redactText(error instanceof Error ? error.message : String(error))}`,
       ),
     );
   }

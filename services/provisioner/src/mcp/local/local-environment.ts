@@ -36,7 +36,7 @@ export interface LocalEnvironmentSettings {
   /** A configured JWT secret for every environment; otherwise each environment keeps its own. */
   jwtSecret?: string;
   /** Told of each function version deployed (committed): the local API starts its worker ahead of its first request. */
-  onFunctionDeployed?: (ref: string, fn: Pick<FunctionRow, 'id' | 'slug' | 'version'>) => void;
+  onFunctionDeployed?: (ref: string, slug: string) => void;
 }
 
 /** A table as pg-meta (and so the official server) describes it, before the tool reshapes it. */
@@ -274,7 +274,7 @@ export class LocalEnvironment {
         }),
       )
       .then((deployed) => {
-        this.settings.onFunctionDeployed?.(this.ref, deployed);
+        this.settings.onFunctionDeployed?.(this.ref, deployed.slug);
         return deployed;
       });
   }

@@ -3,6 +3,7 @@ export * from './db.js';
 export * from './redact.js';
 export * from './migrate.js';
 export * from './jetstream.js';
+export * from './nats-request-settle.js';
 export * from './provisioner-client.js';
 export * from './nest.js';
 export * from './bootstrap.js';

@@ -1,5 +1,13 @@
 import { createNamespace } from '../../../test/support/index.js';
-import { connectJetStream, consumerConfigs, ensureTopology, streamConfigs } from './jetstream.js';
+import { AckPolicy } from '@nats-io/jetstream';
+import {
+  ACK,
+  connectJetStream,
+  consumeDurableBatches,
+  consumerConfigs,
+  ensureTopology,
+  streamConfigs,
+} from './jetstream.js';
 
 describe('ensureTopology', () => {
   it('creates every stream, consumer and the presence bucket, and is idempotent, also from several services at once', async () => {
@@ -38,6 +46,64 @@ describe('ensureTopology', () => {
       await ensureTopology(ctx);
       expect((await ctx.jsm.streams.info(events.name)).config.max_age).toBe(events.max_age);
     } finally {
+      await ctx.nc.close();
+      await ns.cleanup();
+    }
+  });
+});
+
+describe('consumeDurableBatches', () => {
+  it('takes a backlog in full batches, each message once, and a lone message at once', async () => {
+    const ns = createNamespace('batches');
+    const ctx = await connectJetStream('nats://127.0.0.1:4222', ns.namespace, 'batches-test');
+    const stream = `${ns.namespace}_BATCHES`;
+    try {
+      await ctx.jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
+      await ctx.jsm.consumers.add(stream, { durable_name: 'worker', ack_policy: AckPolicy.Explicit });
+      await Promise.all(Array.from({ length: 1050 }, (_, n) => ctx.js.publish(`${stream}.m`, `${n}`)));
+
+      const batches: string[][] = [];
+      const loop = consumeDurableBatches(
+        ctx,
+        stream,
+        'worker',
+        async (msgs) => {
+          batches.push(msgs.map((msg) => msg.string()));
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return msgs.map(() => ACK);
+        },
+        { maxBatch: 100, maxInFlight: 2 },
+      );
+      try {
+        const all = () => batches.flat().length;
+        for (const deadline = Date.now() + 5000; all() < 1050 && Date.now() < deadline;) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        // The first message starts a batch at once; after it, a second slot takes only a full batch (no batches
+        // of one or two between full ones), and the rest waits for a slot.
+        const sizes = batches.map((batch) => batch.length);
+        expect(sizes.slice(1, -1)).toEqual(Array(sizes.length - 2).fill(100));
+        expect(sizes.length).toBeLessThanOrEqual(12);
+        expect(new Set(batches.flat()).size).toBe(1050);
+
+        await ctx.js.publish(`${stream}.m`, 'lone');
+        for (const deadline = Date.now() + 5000; all() < 1051 && Date.now() < deadline;) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(batches.at(-1)).toEqual(['lone']);
+        // Every message acked: nothing pending, nothing waiting for an ack.
+        let unsettled = -1;
+        for (const deadline = Date.now() + 5000; unsettled !== 0 && Date.now() < deadline;) {
+          const info = await ctx.jsm.consumers.info(stream, 'worker');
+          unsettled = info.num_pending + info.num_ack_pending;
+          if (unsettled !== 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(unsettled).toBe(0);
+      } finally {
+        await loop.stop();
+      }
+    } finally {
+      await ctx.jsm.streams.delete(stream).catch(() => undefined);
       await ctx.nc.close();
       await ns.cleanup();
     }

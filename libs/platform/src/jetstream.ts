@@ -14,6 +14,7 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { BuildEvent, topology, type Topology } from '@vibe/contracts';
+import { applyRequestSettleFix } from './nats-request-settle.js';
 
 export interface JetStreamContext {
   readonly nc: NatsConnection;
@@ -23,6 +24,7 @@ export interface JetStreamContext {
 }
 
 export async function connectJetStream(url: string, namespace: string, name: string): Promise<JetStreamContext> {
+  applyRequestSettleFix();
   const nc = await connect({
     servers: url,
     name,
@@ -370,8 +372,11 @@ export function consumeDurableBatches(
       clearInterval(heartbeat);
     }
   };
+  // A batch starts when nothing is running, or when a full one waits. Starting whatever has arrived as soon as a
+  // slot frees would, under a backlog, alternate full batches with batches of one or two (each a statement and a
+  // commit of its own), halving what the second slot carries (issue 11: 12-16k events/s instead of 2x that).
   const kick = () => {
-    while (running.size < maxInFlight && pending.length > 0) {
+    while (running.size < maxInFlight && pending.length > 0 && (running.size === 0 || pending.length >= maxBatch)) {
       const batch = pending.slice(0, maxBatch);
       pending = pending.slice(maxBatch);
       const task: Promise<void> = runBatch(batch).finally(() => {

@@ -242,6 +242,41 @@ describe('realtime-bridge projector (BUILD_EVENTS → build_events)', () => {
     );
   });
 
+  it('writes a backlog in batches: each event once, payloads as published, an orphan among them terminated', async () => {
+    const sessionId = await aSession();
+    const events = Array.from({ length: 400 }, (_, n): BuildEvent => ({
+      id: newId(),
+      sessionId,
+      version: 1,
+      ts,
+      type: 'table_created',
+      message: `created "t${n}" \\ with a quote and a backslash`,
+      payload: { table: `t${n}`, columns: ['id', 'owner', 'ünïcode "quoted" \\ {braced}'] },
+    }));
+    const orphan = tableCreated(newId(), 'ghosts');
+    const first = await lastSeq();
+    // Published without waiting for each ack, so that the projector meets them as a backlog.
+    await Promise.all([
+      ...events.slice(0, 200).map((event) => publishEvent(nats, event)),
+      publishEvent(nats, orphan),
+      ...events.slice(200).map((event) => publishEvent(nats, event)),
+      publishRaw(nats.topology.subjects.event(sessionId, 'table_created'), encodeJson(events[7]!)),
+    ]);
+
+    const info = await settledThrough(first + 402);
+
+    expect(info.num_redelivered).toBe(0);
+    const rows = await rowsOf(sessionId);
+    expect(rows).toHaveLength(400);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const event of events) {
+      expect(byId.get(event.id)).toMatchObject({ message: event.message, payload: event.payload });
+    }
+    expect(bridge.log.lines).toEqual(
+      expect.arrayContaining([expect.stringContaining(`event ${orphan.id}: its session does not exist`)]),
+    );
+  });
+
   it('reports health on /health', async () => {
     const response = await fetch(`${bridge.url}/health`);
     expect(response.status).toBe(200);

@@ -25,22 +25,20 @@ export class BuildEventsRepository {
    * Inserts the rows, in one statement (committed when it returns), skipping ids already stored or repeated
    * in `rows`: the batched form of `insert`, with the same effect as inserting them one by one. One row that
    * cannot be stored (its session missing) fails them all; the caller then settles them one at a time.
+   *
+   * The rows go as one JSON document: `JSON.stringify` is native, where seven array parameters were built and
+   * escaped in JavaScript (a payload's JSON escaped again inside a text array). Measured over 50,000 rows in
+   * batches of 500: the bridge's CPU about halved, Postgres' the same (issue 11).
    */
   async insertMany(rows: BuildEventRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const { rowCount } = await this.pool.query(
       `insert into public.build_events (id, session_id, ts, type, message, payload, seq)
-       select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
+       select id, "sessionId", ts, type, message, payload, seq
+       from jsonb_to_recordset($1::jsonb)
+         as r(id uuid, "sessionId" uuid, ts timestamptz, type text, message text, payload jsonb, seq bigint)
        on conflict (id) do nothing`,
-      [
-        rows.map((row) => row.id),
-        rows.map((row) => row.sessionId),
-        rows.map((row) => row.ts),
-        rows.map((row) => row.type),
-        rows.map((row) => row.message),
-        rows.map((row) => JSON.stringify(row.payload)),
-        rows.map((row) => row.seq),
-      ],
+      [JSON.stringify(rows)],
     );
     return rowCount ?? 0;
   }

@@ -16,9 +16,20 @@ import {
   type Disposition,
   type JetStreamContext,
 } from '@vibe/platform';
-import { REALTIME_SINK, type EventBroadcast, type RealtimeSink } from '../realtime/realtime-sink.js';
+import { REALTIME_SINK, type RealtimeSink } from '../realtime/realtime-sink.js';
 import { BuildEventsRepository } from './build-events.repository.js';
 import { decodeEvent, dispositionForFailure, toBroadcast, toRow, type BuildEventRow } from './projection.js';
+
+/** A stored event, to broadcast: its row and its envelope version. */
+interface Projected {
+  row: BuildEventRow;
+  version: number;
+}
+
+interface Written {
+  dispositions: Disposition[];
+  projected: Projected[];
+}
 
 /** The most events written in one insert. */
 const MAX_BATCH = 500;
@@ -82,9 +93,11 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
     let done!: () => void;
     this.broadcastTurn = new Promise((resolve) => (done = resolve));
     try {
-      const { dispositions, broadcasts } = await this.write(msgs);
+      const { dispositions, projected } = await this.write(msgs);
       await before;
-      for (const broadcast of broadcasts) this.realtime.event(broadcast);
+      for (const { row, version } of projected) {
+        if (this.realtime.listens(row.sessionId)) this.realtime.event(toBroadcast(row, version));
+      }
       return dispositions;
     } finally {
       done();
@@ -92,10 +105,10 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /** Writes a batch; what to broadcast is returned, not sent, so that the caller keeps the stream's order. */
-  private async write(msgs: JsMsg[]): Promise<{ dispositions: Disposition[]; broadcasts: EventBroadcast[] }> {
+  private async write(msgs: JsMsg[]): Promise<Written> {
     if (msgs.length === 1) return this.writeOne(msgs[0]!);
     const dispositions: Disposition[] = [];
-    const broadcasts: EventBroadcast[] = [];
+    const projected: Projected[] = [];
     const decoded: Array<{ index: number; row: BuildEventRow; version: number }> = [];
     for (const [index, msg] of msgs.entries()) {
       const event = decodeEvent(msg.data);
@@ -116,32 +129,32 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
       for (const { index } of decoded) {
         const one = await this.writeOne(msgs[index]!);
         dispositions[index] = one.dispositions[0]!;
-        broadcasts.push(...one.broadcasts);
+        projected.push(...one.projected);
       }
-      return { dispositions, broadcasts };
+      return { dispositions, projected };
     }
     const types = new Map<string, number>();
     for (const { index, row, version } of decoded) {
       types.set(row.type, (types.get(row.type) ?? 0) + 1);
-      broadcasts.push(toBroadcast(row, version));
+      projected.push({ row, version });
       dispositions[index] = ACK;
     }
     for (const [type, count] of types) metrics.eventsProjected.inc({ type }, count);
-    return { dispositions, broadcasts };
+    return { dispositions, projected };
   }
 
-  private async writeOne(msg: JsMsg): Promise<{ dispositions: Disposition[]; broadcasts: EventBroadcast[] }> {
+  private async writeOne(msg: JsMsg): Promise<Written> {
     const decoded = decodeEvent(msg.data);
-    if (!decoded.ok) return { dispositions: [this.terminate(msg, decoded.reason)], broadcasts: [] };
+    if (!decoded.ok) return { dispositions: [this.terminate(msg, decoded.reason)], projected: [] };
     const { row, redacted } = toRow(decoded.event, msg.seq);
     if (redacted) this.logger.warn(`event ${row.id} (${row.type}) carried a secret; it was redacted before storing`);
     try {
       await this.events.insert(row);
     } catch (error) {
-      return { dispositions: [this.failed(msg, row.id, error)], broadcasts: [] };
+      return { dispositions: [this.failed(msg, row.id, error)], projected: [] };
     }
     metrics.eventsProjected.inc({ type: row.type });
-    return { dispositions: [ACK], broadcasts: [toBroadcast(row, decoded.event.version)] };
+    return { dispositions: [ACK], projected: [{ row, version: decoded.event.version }] };
   }
 
   private failed(msg: JsMsg, id: string, error: unknown): Disposition {

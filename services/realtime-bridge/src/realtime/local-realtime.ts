@@ -98,6 +98,11 @@ export class LocalRealtime implements RealtimeSink, OnApplicationBootstrap, Befo
     return { connections: this.connections.size, subscriptions };
   }
 
+  /** A client has joined the session's channel (ready or not yet: a join in progress gets what follows). */
+  listens(sessionId: string): boolean {
+    return (this.sessions.get(sessionId)?.size ?? 0) > 0;
+  }
+
   event({ sessionId, payload }: EventBroadcast): void {
     this.fanOut(sessionId, () => true, {
       joinRef: null,

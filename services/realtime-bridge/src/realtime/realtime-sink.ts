@@ -6,6 +6,11 @@ import { type Presence } from '@vibe/contracts';
  * the projection: what a client misses, it reads back from `GET /events?after=`.
  */
 export interface RealtimeSink {
+  /**
+   * Whether a broadcast on the session's channel can reach anyone now: when it cannot, the projector does not
+   * build it (most events of a backlog or a replay have no one watching).
+   */
+  listens(sessionId: string): boolean;
   /** A projected event: broadcast on the session's channel as `event` = its type, `payload` = the event. */
   event(message: EventBroadcast): void;
   /** The architect's presence changed (or was removed: `presence` null). */

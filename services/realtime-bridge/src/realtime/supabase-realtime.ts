@@ -71,6 +71,11 @@ export class SupabaseRealtime implements RealtimeSink, BeforeApplicationShutdown
     this.fetch = options.fetch ?? fetch;
   }
 
+  /** Supabase Realtime knows who is subscribed; this side does not, so every event goes out. */
+  listens(): boolean {
+    return true;
+  }
+
   event({ sessionId, payload }: EventBroadcast): void {
     this.enqueue({ topic: channelName(sessionId), event: payload.type, payload, private: true });
   }

@@ -20,6 +20,45 @@ export const REDACTED = '[redacted]';
  */
 const MAYBE_SECRET = /eyJ|:\/\/|bearer|sbp_|sb_secret_|sb_publishable_|sk-|password/i;
 
+/**
+ * Whether `redact(JSON.parse(json))` may differ from `JSON.parse(json)`. False only when the text holds nothing
+ * any secret pattern or secret key name needs, and no value sits deeper than `redact` descends: then the parsed
+ * value can be stored as it is, without the copy `redact` makes (the projector and replay check every event).
+ * JSON escapes can spell a pattern in other characters (`\u0065yJ…`, `:\/\/`), so text with `\u` or `\/`
+ * is a maybe.
+ */
+export function jsonMayHoldSecret(json: string): boolean {
+  return MAYBE_SECRET_JSON.test(json) || !nestedAtMost(json, MAX_DEPTH);
+}
+
+const MAYBE_SECRET_JSON = new RegExp(`${MAYBE_SECRET.source}|${SECRET_KEY.source}|\\\\[u/]`, 'i');
+
+/** Whether no array or object of the JSON text is nested deeper than `limit` (brackets in strings skipped). */
+function nestedAtMost(json: string, limit: number): boolean {
+  // Most events open fewer brackets than that in all: counted natively, without a pass in JavaScript.
+  let opened = 0;
+  for (let i = json.indexOf('{'); i !== -1 && opened <= limit; i = json.indexOf('{', i + 1)) opened++;
+  for (let i = json.indexOf('['); i !== -1 && opened <= limit; i = json.indexOf('[', i + 1)) opened++;
+  if (opened <= limit) return true;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > limit) return false;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return true;
+}
+
+const [QUOTE, BACKSLASH, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [...'"\\{}[]'].map((c) =>
+  c.charCodeAt(0),
+);
+
 export function redactText(text: string): string {
   if (!MAYBE_SECRET.test(text)) return text;
   return text
@@ -41,8 +80,11 @@ export function redactReporting<T>(value: T): { value: T; changed: boolean } {
   return { value: redactValue(value, 0, report) as T, changed: report.changed };
 }
 
+/** Values nested deeper than this are replaced whole (a guard against cycles and runaway depth). */
+const MAX_DEPTH = 20;
+
 function redactValue(value: unknown, depth: number, report: { changed: boolean }): unknown {
-  if (depth > 20) {
+  if (depth > MAX_DEPTH) {
     if (value !== REDACTED) report.changed = true;
     return REDACTED;
   }

@@ -19,7 +19,15 @@ const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code 
 describe('decodeEvent', () => {
   it('gives back a valid event', () => {
     const event = rlsEnabled();
-    expect(decodeEvent(encodeJson(event))).toEqual({ ok: true, event });
+    expect(decodeEvent(encodeJson(event))).toEqual({ ok: true, event, clean: true });
+  });
+
+  it('says when the text may hold a secret, so that toRow redacts it', () => {
+    const planted = rlsEnabled({ message: 'via postgres://u:hunter2@db/x' });
+    const decoded = decodeEvent(encodeJson(planted));
+    expect(decoded).toEqual({ ok: true, event: planted, clean: false });
+    if (!decoded.ok) throw new Error('decoded');
+    expect(toRow(decoded.event, 1, decoded.clean).row.message).not.toContain('hunter2');
   });
 
   it('rejects bytes that are not JSON', () => {
@@ -49,6 +57,11 @@ describe('toRow', () => {
       },
       redacted: false,
     });
+  });
+
+  it('stores a clean event as it is', () => {
+    const event = rlsEnabled();
+    expect(toRow(event, 42, true)).toEqual(toRow(event, 42, false));
   });
 
   it('redacts a planted secret and says so', () => {

@@ -1,5 +1,5 @@
 import { BuildEvent, encodeCursor } from '@vibe/contracts';
-import { backoff, decodeJson, pgErrorCode, redactReporting } from '@vibe/platform';
+import { backoff, jsonMayHoldSecret, pgErrorCode, redactReporting } from '@vibe/platform';
 import { type EventBroadcast } from '../realtime/realtime-sink.js';
 
 /** A `build_events` row. */
@@ -14,13 +14,21 @@ export interface BuildEventRow {
   seq: number;
 }
 
-export type Decoded = { ok: true; event: BuildEvent } | { ok: false; reason: string };
+/**
+ * A message decoded: the event, and `clean` when its text holds nothing redaction would take out (then `toRow`
+ * skips the copy that redaction makes; see `jsonMayHoldSecret`).
+ */
+export type Decoded = { ok: true; event: BuildEvent; clean: boolean } | { ok: false; reason: string };
+
+const decoder = new TextDecoder();
 
 /** Parses a message of the events stream at the edge. A message that fails here can never succeed. */
 export function decodeEvent(data: Uint8Array): Decoded {
+  let text: string;
   let raw: unknown;
   try {
-    raw = decodeJson(data);
+    text = decoder.decode(data);
+    raw = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
@@ -29,18 +37,19 @@ export function decodeEvent(data: Uint8Array): Decoded {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     return { ok: false, reason: `not a BuildEvent: ${problems.join('; ').slice(0, 500)}` };
   }
-  return { ok: true, event: parsed.data };
+  return { ok: true, event: parsed.data, clean: !jsonMayHoldSecret(text) };
 }
 
 /**
  * The row for an event. Producers redact before publishing; the projection redacts again because
  * `build_events` must never hold a secret (DESIGN.md §6), and says when it found one (a producer bug).
+ * `clean` (from `decodeEvent`) says the event's text holds nothing to take out: stored as it is.
  */
-export function toRow(event: BuildEvent, seq: number): { row: BuildEventRow; redacted: boolean } {
+export function toRow(event: BuildEvent, seq: number, clean = false): { row: BuildEventRow; redacted: boolean } {
   const stored = { message: event.message, payload: event.payload as Record<string, unknown> };
-  const { value: clean, changed } = redactReporting(stored);
+  const { value, changed } = clean ? { value: stored, changed: false } : redactReporting(stored);
   return {
-    row: { id: event.id, sessionId: event.sessionId, ts: event.ts, type: event.type, seq, ...clean },
+    row: { id: event.id, sessionId: event.sessionId, ts: event.ts, type: event.type, seq, ...value },
     redacted: changed,
   };
 }

@@ -116,7 +116,7 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
         dispositions[index] = this.terminate(msg, event.reason);
         continue;
       }
-      const { row, redacted } = toRow(event.event, msg.seq);
+      const { row, redacted } = toRow(event.event, msg.seq, event.clean);
       if (redacted) this.logger.warn(`event ${row.id} (${row.type}) carried a secret; it was redacted before storing`);
       decoded.push({ index, row, version: event.event.version });
     }
@@ -146,7 +146,7 @@ export class ProjectorConsumer implements OnApplicationBootstrap, BeforeApplicat
   private async writeOne(msg: JsMsg): Promise<Written> {
     const decoded = decodeEvent(msg.data);
     if (!decoded.ok) return { dispositions: [this.terminate(msg, decoded.reason)], projected: [] };
-    const { row, redacted } = toRow(decoded.event, msg.seq);
+    const { row, redacted } = toRow(decoded.event, msg.seq, decoded.clean);
     if (redacted) this.logger.warn(`event ${row.id} (${row.type}) carried a secret; it was redacted before storing`);
     try {
       await this.events.insert(row);

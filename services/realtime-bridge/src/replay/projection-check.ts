@@ -85,7 +85,7 @@ export async function replayIntoScratch(
       skipped++;
       continue;
     }
-    batch.push(toRow(decoded.event, message.seq).row);
+    batch.push(toRow(decoded.event, message.seq, decoded.clean).row);
     if (batch.length >= 2000) await flush();
   }
   await flush();

@@ -301,18 +301,21 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
    * Starts the worker of a function version just deployed on a spare, in the background, so that its first
    * request (the build's check, or a client's) finds it listening rather than waits for the start; a request
    * arriving meanwhile waits for this start instead of making another. Only when it is cheap and takes nothing
-   * from anyone: a spare is ready and the pool has room without stopping another function's worker (under load
-   * neither holds, and the first request starts the worker, as it always did). A start that fails is not
-   * reported here: the first request starts it again and answers with the failure.
+   * from anyone: a spare is ready, and the pool has room, or holds a worker that has had no request for
+   * WARM_STOPS_QUIET_MS, which is stopped (a function's first request would stop it as well; under load neither
+   * holds, and the first request starts the worker, as it always did). A start that fails is not reported
+   * here: the first request starts it again and answers with the failure.
    */
   warm(ref: string, slug: string): void {
-    if (this.config.EDGE_RUNTIME_SPARES === 0 || this.sparePool.size === 0 || !this.pool.hasRoom()) return;
+    if (this.config.EDGE_RUNTIME_SPARES === 0 || this.sparePool.size === 0 || !this.pool.hasRoom(WARM_STOPS_QUIET_MS)) {
+      return;
+    }
     void (async () => {
       // Listening first: the worker is told the URL the API serves (its port is known once it listens).
       await this.listen();
       const environment = this.environment(ref);
       const prepared = await this.prepare(environment, slug);
-      if (!prepared.fit.spare || !this.pool.hasRoom()) return;
+      if (!prepared.fit.spare || !this.pool.hasRoom(WARM_STOPS_QUIET_MS)) return;
       const spare = this.sparePool.take();
       if (!spare) return;
       let given = false;
@@ -553,6 +556,13 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
 export function serviceRoleKey(secret: string, ref: string): string {
   return mintApiKey(secret, ref, 'service_role', SERVICE_KEY_ISSUED_AT);
 }
+/**
+ * How long a worker must have had no request before a warm start may stop it. Without it, once the pool was full
+ * of earlier builds' idle workers (8 by default, stopped after a minute), no function was started at deploy any
+ * more: in the e2e bench from the fifth build on, which put a cold start back on every build's path.
+ */
+const WARM_STOPS_QUIET_MS = 2_000;
+
 const SERVICE_KEY_ISSUED_AT = new Date('2026-01-01T00:00:00Z');
 
 const HOP_BY_HOP = new Set([

@@ -75,6 +75,34 @@ describe('WorkerPool', () => {
     one.release();
   });
 
+  it('has room, given a quiet time, when a worker has had no request for that long', async () => {
+    const p = made(pool(2));
+    clock = 0;
+    const a = await p.acquire('a', '1', start('a'));
+    const b = await p.acquire('b', '1', start('b'));
+    clock = 1000;
+    a.release();
+    clock = 2500;
+    b.release();
+    expect(p.hasRoom()).toBe(false);
+    // a: no request since 1000; b: since 2500; neither quiet for 2000 yet.
+    expect(p.hasRoom(2000)).toBe(false);
+    clock = 3000;
+    expect(p.hasRoom(2000)).toBe(true);
+    // The start that uses it stops the longest idle, a.
+    (await p.acquire('c', '1', start('c'))).release();
+    expect(a.worker.stopped).toBe(true);
+    expect(b.worker.stopped).toBe(false);
+    // A worker serving a request is never quiet, however long ago the request came.
+    const busy = [await p.acquire('b', '1', start('b')), await p.acquire('c', '1', start('c'))];
+    clock = 10_000;
+    expect(p.hasRoom(2000)).toBe(false);
+    for (const lease of busy) lease.release();
+    expect(p.hasRoom(2000)).toBe(false);
+    clock = 12_000;
+    expect(p.hasRoom(2000)).toBe(true);
+  });
+
   it('stops idle workers, and retires an old version once its requests are done', async () => {
     const p = made(pool(4, 1000));
     const old = await p.acquire('f', '1', start('v1'));

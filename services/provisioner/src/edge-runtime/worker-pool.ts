@@ -57,9 +57,15 @@ export class WorkerPool<W extends PoolWorker> {
     return this.entries.size + this.retiring.size;
   }
 
-  /** Whether one more worker can start without stopping another (counting those being started). */
-  hasRoom(): boolean {
-    return this.size + this.starting.size < this.settings.maxWorkers;
+  /**
+   * Whether one more worker can start without stopping another (counting those being started), or, given
+   * `quietMs`, by stopping one that has had no request for that long (the longest idle goes first).
+   */
+  hasRoom(quietMs?: number): boolean {
+    if (this.size + this.starting.size < this.settings.maxWorkers) return true;
+    if (quietMs === undefined) return false;
+    const cutoff = this.now() - quietMs;
+    return [...this.entries.values()].some((entry) => entry.inFlight === 0 && entry.lastUsed <= cutoff);
   }
 
   /** The worker of `key` at `version`, started by `start` when there is none (or an older one). */

@@ -252,4 +252,38 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
     expect((await cli(['--verify', '--session', 'x'])).code).toBe(2);
     expect((await cli(['--frobnicate'])).code).toBe(2);
   });
+
+  it('replays a stream longer than one fetch, each message once, a session among others included', async () => {
+    const { rows } = await control.query<{ id: string }>(
+      `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
+    );
+    const sessionId = rows[0]!.id;
+    const many = Array.from({ length: 4_321 }, (_, n): BuildEvent => ({
+      id: newId(),
+      sessionId,
+      version: 1,
+      ts: ts(100 + n),
+      type: 'table_created',
+      message: `Created table public.t${n}`,
+      payload: { table: `t${n}`, columns: ['id'] },
+    }));
+    for (let i = 0; i < many.length; i += 500) {
+      await Promise.all(many.slice(i, i + 500).map((event) => publishEvent(nats, event)));
+    }
+    const last = (await nats.jsm.streams.info(nats.topology.streams.events)).state.last_seq;
+    await waitFor(
+      async () => {
+        const info = await nats.jsm.consumers.info(nats.topology.streams.events, nats.topology.consumers.projector);
+        return info.ack_floor.stream_seq >= last && info.num_ack_pending === 0;
+      },
+      { timeoutMs: 20_000, what: 'the projector to settle the stream' },
+    );
+
+    const one = await verify({ sessionId, rebuild: false });
+    expect(total(one.result.diff)).toBe(0);
+    expect(one.lines.join('\n')).toContain(`Replayed 4321 message(s) of session ${sessionId}`);
+    const all = await verify({ rebuild: false });
+    expect(total(all.result.diff)).toBe(0);
+    expect(all.lines.join('\n')).toContain(`Replayed ${last} message(s) of every session through stream seq ${last}`);
+  });
 });

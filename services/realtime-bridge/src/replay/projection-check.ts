@@ -1,7 +1,7 @@
 import { type PoolClient } from '@vibe/platform';
 import { type JetStreamContext } from '@vibe/platform';
 import { decodeEvent, toRow, type BuildEventRow } from '../projector/projection.js';
-import { readEventStream } from './stream-reader.js';
+import { readEventBatches } from './stream-reader.js';
 
 /** A `build_events` row as compared: the fields the projection writes. */
 export interface ComparedRow {
@@ -78,14 +78,16 @@ export async function replayIntoScratch(
     // Observed now, so that a failure is not an unhandled rejection; thrown by the next flush.
     writing.catch(() => undefined);
   };
-  for await (const message of readEventStream(ctx, subject, throughSeq)) {
-    messages++;
-    const decoded = decodeEvent(message.data);
-    if (!decoded.ok) {
-      skipped++;
-      continue;
+  for await (const read of readEventBatches(ctx, subject, throughSeq)) {
+    messages += read.length;
+    for (const message of read) {
+      const decoded = decodeEvent(message.data);
+      if (!decoded.ok) {
+        skipped++;
+        continue;
+      }
+      batch.push(toRow(decoded.event, message.seq, decoded.clean).row);
     }
-    batch.push(toRow(decoded.event, message.seq, decoded.clean).row);
     if (batch.length >= 2000) await flush();
   }
   await flush();

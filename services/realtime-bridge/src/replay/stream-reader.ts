@@ -18,6 +18,18 @@ export async function* readEventStream(
   subject: string,
   untilSeq?: number,
 ): AsyncGenerator<StreamedMessage> {
+  for await (const batch of readEventBatches(ctx, subject, untilSeq)) yield* batch;
+}
+
+/**
+ * `readEventStream` a fetch at a time (up to 4,000 messages): for a reader that takes every message, one step of
+ * its loop per batch rather than per message.
+ */
+export async function* readEventBatches(
+  ctx: JetStreamContext,
+  subject: string,
+  untilSeq?: number,
+): AsyncGenerator<StreamedMessage[]> {
   const stream = ctx.topology.streams.events;
   const last = untilSeq ?? (await ctx.jsm.streams.info(stream)).state.last_seq;
   if (last === 0) return;
@@ -25,15 +37,28 @@ export async function* readEventStream(
   try {
     if ((await consumer.info(true)).num_pending === 0) return;
     for (;;) {
-      const batch = await consumer.fetch({ max_messages: 4000, expires: 5000 });
+      const fetched = await consumer.fetch({ max_messages: 4000, expires: 5000 });
+      let batch: StreamedMessage[] = [];
       let received = 0;
-      for await (const msg of batch as AsyncIterable<JsMsg>) {
+      let done = false;
+      for await (const msg of fetched as AsyncIterable<JsMsg>) {
         received++;
-        if (msg.seq > last) return;
-        yield { seq: msg.seq, subject: msg.subject, data: msg.data };
-        if (msg.seq === last || msg.info.pending === 0) return;
+        if (msg.seq > last) {
+          done = true;
+          break;
+        }
+        batch.push({ seq: msg.seq, subject: msg.subject, data: msg.data });
+        if (msg.seq === last || msg.info.pending === 0) {
+          done = true;
+          break;
+        }
+        if (batch.length >= 500) {
+          yield batch;
+          batch = [];
+        }
       }
-      if (received === 0) return;
+      if (batch.length) yield batch;
+      if (done || received === 0) return;
     }
   } finally {
     await consumer.delete().catch(() => undefined);

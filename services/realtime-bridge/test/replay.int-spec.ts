@@ -65,15 +65,21 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
       },
     );
     await publishEvent(nats, aBuild(newId())[0]!);
+    await projectorSettled(10_000);
+  });
+
+  /** Waits until the projector has settled the whole stream; resolves to the stream's last sequence. */
+  async function projectorSettled(timeoutMs: number): Promise<number> {
     const last = (await nats.jsm.streams.info(nats.topology.streams.events)).state.last_seq;
     await waitFor(
       async () => {
         const info = await nats.jsm.consumers.info(nats.topology.streams.events, nats.topology.consumers.projector);
         return info.ack_floor.stream_seq >= last && info.num_ack_pending === 0;
       },
-      { timeoutMs: 10_000, what: 'the projector to settle the stream' },
+      { timeoutMs, what: 'the projector to settle the stream' },
     );
-  });
+    return last;
+  }
 
   afterAll(async () => {
     await bridge?.app.close();
@@ -270,14 +276,7 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
     for (let i = 0; i < many.length; i += 500) {
       await Promise.all(many.slice(i, i + 500).map((event) => publishEvent(nats, event)));
     }
-    const last = (await nats.jsm.streams.info(nats.topology.streams.events)).state.last_seq;
-    await waitFor(
-      async () => {
-        const info = await nats.jsm.consumers.info(nats.topology.streams.events, nats.topology.consumers.projector);
-        return info.ack_floor.stream_seq >= last && info.num_ack_pending === 0;
-      },
-      { timeoutMs: 20_000, what: 'the projector to settle the stream' },
-    );
+    const last = await projectorSettled(20_000);
 
     const one = await verify({ sessionId, rebuild: false });
     expect(total(one.result.diff)).toBe(0);

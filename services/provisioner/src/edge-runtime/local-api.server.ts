@@ -556,6 +556,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
 export function serviceRoleKey(secret: string, ref: string): string {
   return mintApiKey(secret, ref, 'service_role', SERVICE_KEY_ISSUED_AT);
 }
+
 /**
  * How long a worker must have had no request before a warm start may stop it. Without it, once the pool was full
  * of earlier builds' idle workers (8 by default, stopped after a minute), no function was started at deploy any

@@ -27,8 +27,9 @@ export class BuildEventsRepository {
    * cannot be stored (its session missing) fails them all; the caller then settles them one at a time.
    *
    * The rows go as one JSON document: `JSON.stringify` is native, where seven array parameters were built and
-   * escaped in JavaScript (a payload's JSON escaped again inside a text array). Measured over 50,000 rows in
-   * batches of 500: the bridge's CPU about halved, Postgres' the same (issue 11).
+   * escaped in JavaScript (a payload's JSON escaped again inside a text array). Measured with a client inserting
+   * 50,000 rows in batches of 500: the client's CPU 357-517 ms before, 198-237 ms after; Postgres' the same
+   * (issue 11).
    */
   async insertMany(rows: BuildEventRow[]): Promise<number> {
     if (rows.length === 0) return 0;

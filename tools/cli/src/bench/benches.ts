@@ -320,9 +320,9 @@ export async function events(
 ): Promise<Section> {
   const sessionsCount = options.sessions ?? 100;
   const batch = options.batch ?? 1000;
-  // Publishes in flight. 100 keep the stream as busy as 2,000 did and cost this process (which shares the machine
-  // with the stack it measures) less: with 2,000, each one's request state lived through young-generation
-  // collections here (139 scavenges of 12-22 ms in one run); this process used 6.2 s of CPU, 4.5 s with 250.
+  // Publishes in flight. Fewer cost this process (which shares the machine with the stack it measures) less:
+  // with 2,000, each one's request state lived through young-generation collections here (139 scavenges of
+  // 12-22 ms in one run); this process used 6.2 s of CPU, 4.5 s with 250.
   // Alternating runs on 2026-11-26: 250 projected 17.1-20.5k events/s, 100 20.9-22.5k, 50 19.7-22.4k.
   const window = options.window ?? 100;
   return section(

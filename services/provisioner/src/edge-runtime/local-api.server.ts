@@ -314,7 +314,9 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
       // Listening first: the worker is told the URL the API serves (its port is known once it listens).
       await this.listen();
       const environment = this.environment(ref);
-      const prepared = await this.prepare(environment, slug);
+      // The JWT secret the worker's keys are made from is read beside the function (both from the environment
+      // database; it is kept once read): one wait instead of two before the start.
+      const [prepared] = await Promise.all([this.prepare(environment, slug), this.jwtSecret(ref)]);
       if (!prepared.fit.spare || !this.pool.hasRoom(WARM_STOPS_QUIET_MS)) return;
       const spare = this.sparePool.take();
       if (!spare) return;
@@ -618,11 +620,14 @@ function proxy(
 /** Writes `files` into `dir`: aside first, then renamed into place, so a half-written directory is never run. */
 async function writeAside(dir: string, files: FunctionBundle['files']): Promise<void> {
   const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
-  for (const file of files) {
-    await mkdir(dirname(join(staging, file.path)), { recursive: true, mode: 0o700 });
-    await writeFile(join(staging, file.path), file.content, { mode: 0o600 });
-  }
-  await rm(dir, { recursive: true, force: true });
+  // The folders first, then every file at once, and the old directory removed meanwhile: four waits on the
+  // file system rather than two per file (each wait is a turn of a busy event loop).
+  const folders = [...new Set(files.map((file) => dirname(join(staging, file.path))))];
+  await Promise.all(folders.map((folder) => mkdir(folder, { recursive: true, mode: 0o700 })));
+  await Promise.all([
+    ...files.map((file) => writeFile(join(staging, file.path), file.content, { mode: 0o600 })),
+    rm(dir, { recursive: true, force: true }),
+  ]);
   await rename(staging, dir);
 }
 

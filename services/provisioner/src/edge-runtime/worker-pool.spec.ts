@@ -56,6 +56,25 @@ describe('WorkerPool', () => {
     three.release();
   });
 
+  it('starts the new worker without waiting for the exit of the one that makes room', async () => {
+    const p = made(pool(1));
+    const old = await p.acquire('old', '1', start('old'));
+    old.release();
+    let exit!: () => void;
+    // Told to stop, it exits only when the test says so (a Deno process takes its time).
+    old.worker.stop = () =>
+      new Promise<void>((resolve) => {
+        old.worker.stopped = true;
+        exit = resolve;
+      });
+    clock = 10;
+    const next = await p.acquire('next', '1', start('next'));
+    expect([next.worker.name, old.worker.stopped]).toEqual(['next', true]);
+    expect(p.size).toBe(1);
+    exit();
+    next.release();
+  });
+
   it('has room while the workers running and starting are fewer than the most allowed', async () => {
     const p = made(pool(2));
     expect(p.hasRoom()).toBe(true);

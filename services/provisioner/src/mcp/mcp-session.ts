@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 
 /**
  * The provisioner's side of MCP: a connector opens a session with the MCP server of one environment, in
@@ -40,9 +41,26 @@ export const TOOL_CALL_TIMEOUT_MS = 10 * 60_000;
 
 const CLIENT_INFO = { name: 'vibe-architect-provisioner', version: '0.1.0' };
 
+let validator: AjvJsonSchemaValidator | undefined;
+
+/**
+ * One JSON Schema validator for the local MCP server's sessions (the clients and the servers of this process).
+ * Left to itself the SDK makes an Ajv instance, with its formats, for each client and each server, and a
+ * session is opened per environment and mode: 3-4 ms of the provisioner's CPU per build. Only where no output
+ * schemas are listed: Ajv keeps every schema it compiles, so a shared one would keep each session's.
+ */
+export function sharedJsonSchemaValidator(): AjvJsonSchemaValidator {
+  validator ??= new AjvJsonSchemaValidator();
+  return validator;
+}
+
 /** Connects an SDK Client over `transport` (initialize handshake included) and wraps it as a session. */
-export async function connectSession(transport: Transport, server: McpServerInfo): Promise<McpSession> {
-  const client = new Client(CLIENT_INFO);
+export async function connectSession(
+  transport: Transport,
+  server: McpServerInfo,
+  options: { jsonSchemaValidator?: AjvJsonSchemaValidator } = {},
+): Promise<McpSession> {
+  const client = new Client(CLIENT_INFO, options);
   await client.connect(transport);
   return {
     server,

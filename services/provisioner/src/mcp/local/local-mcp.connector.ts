@@ -1,5 +1,11 @@
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { connectSession, type McpConnector, type McpSession, type ServerMode } from '../mcp-session.js';
+import {
+  connectSession,
+  sharedJsonSchemaValidator,
+  type McpConnector,
+  type McpSession,
+  type ServerMode,
+} from '../mcp-session.js';
 import { LocalEnvironment, type EnvironmentConnections, type LocalEnvironmentSettings } from './local-environment.js';
 import { createLocalMcpServer } from './local-mcp.server.js';
 
@@ -26,7 +32,12 @@ export class LocalMcpConnector implements McpConnector {
     const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
     await server.connect(serverTransport);
     try {
-      const session = await connectSession(clientTransport, { driver: 'local', mode, transport: 'in-memory' });
+      const session = await connectSession(
+        clientTransport,
+        { driver: 'local', mode, transport: 'in-memory' },
+        // Our server lists no output schemas: nothing of a session stays in the shared validator.
+        { jsonSchemaValidator: sharedJsonSchemaValidator() },
+      );
       return {
         ...session,
         async close() {

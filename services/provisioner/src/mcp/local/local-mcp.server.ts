@@ -8,6 +8,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { wrapUntrustedData } from '../untrusted-data.js';
+import { sharedJsonSchemaValidator } from '../mcp-session.js';
 import { groupLints, PLATFORM_SCHEMAS } from './advisors.js';
 import type { ColumnRow, LocalEnvironment, TableRow } from './local-environment.js';
 import type { FunctionRow } from './platform-store.sql.js';
@@ -53,6 +54,54 @@ function tool<P extends z.ZodObject>(definition: {
   return definition;
 }
 
+/**
+ * The tools' input schemas, made once per process (a server is made per environment and mode, and a schema
+ * is costly to make): published as JSON Schema by tools/list and, strict, parsing each call's arguments.
+ */
+const PARAMETERS = {
+  list_tables: z.object({
+    schemas: z
+      .array(z.string())
+      .describe('Schemas to include; an empty list means every user schema.')
+      .default(['public']),
+    verbose: z.boolean().describe('Include columns, primary keys and foreign key constraints.').default(false),
+  }),
+  list_extensions: z.object({}),
+  list_migrations: z.object({}),
+  apply_migration: z.object({
+    name: z.string().describe('The name of the migration in snake_case'),
+    query: z.string().describe('The SQL query to apply'),
+  }),
+  execute_sql: z.object({ query: z.string().describe('The SQL query to execute') }),
+  get_advisors: z.object({
+    type: z.enum(['security', 'performance']).describe('The type of advisors to fetch'),
+  }),
+  list_edge_functions: z.object({}),
+  get_edge_function: z.object({ function_slug: z.string() }),
+  deploy_edge_function: z.object({
+    name: z.string().describe('The name of the function'),
+    entrypoint_path: z.string().default('index.ts').describe('The entrypoint of the function'),
+    import_map_path: z.string().describe('The import map for the function.').optional(),
+    verify_jwt: z.boolean().default(true).describe('Whether to require a valid JWT in the Authorization header.'),
+    files: z.array(z.object({ name: z.string(), content: z.string() })).describe('The files to upload.'),
+  }),
+  get_project_url: z.object({}),
+  generate_typescript_types: z.object({}),
+  get_publishable_keys: z.object({}),
+} satisfies Record<string, z.ZodObject>;
+
+/** A schema derived from one of PARAMETERS, made on first use and kept (`strict()` makes a new schema). */
+function derived<T>(cache: WeakMap<z.ZodObject, T>, parameters: z.ZodObject, make: (p: z.ZodObject) => T): T {
+  let value = cache.get(parameters);
+  if (value === undefined) {
+    value = make(parameters);
+    cache.set(parameters, value);
+  }
+  return value;
+}
+const strictParameters = new WeakMap<z.ZodObject, z.ZodObject>();
+const jsonSchemas = new WeakMap<z.ZodObject, Tool['inputSchema']>();
+
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
 export function localTools(environment: LocalEnvironment, readOnly: boolean): Record<string, LocalTool> {
@@ -61,13 +110,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
       description:
         'Lists the tables of one or more schemas. Compact by default; verbose adds columns, primary keys and foreign keys.',
       annotations: { title: 'List tables', ...READ },
-      parameters: z.object({
-        schemas: z
-          .array(z.string())
-          .describe('Schemas to include; an empty list means every user schema.')
-          .default(['public']),
-        verbose: z.boolean().describe('Include columns, primary keys and foreign key constraints.').default(false),
-      }),
+      parameters: PARAMETERS.list_tables,
       mutating: false,
       execute: async ({ schemas, verbose }) => {
         const tables = await environment.listTables(schemas);
@@ -78,14 +121,14 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
     list_extensions: tool({
       description: 'Lists the extensions the database offers and where they are installed.',
       annotations: { title: 'List extensions', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.list_extensions,
       mutating: false,
       execute: async () => ({ extensions: await environment.listExtensions() }),
     }),
     list_migrations: tool({
       description: 'Lists the migrations applied to the database, oldest first.',
       annotations: { title: 'List migrations', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.list_migrations,
       mutating: false,
       execute: async () => ({ migrations: await environment.listMigrations() }),
     }),
@@ -99,10 +142,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
         idempotentHint: false,
         openWorldHint: true,
       },
-      parameters: z.object({
-        name: z.string().describe('The name of the migration in snake_case'),
-        query: z.string().describe('The SQL query to apply'),
-      }),
+      parameters: PARAMETERS.apply_migration,
       mutating: true,
       execute: async ({ name, query }) => {
         const { applied } = await environment.applyMigration(name, query);
@@ -121,7 +161,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
         idempotentHint: false,
         openWorldHint: true,
       },
-      parameters: z.object({ query: z.string().describe('The SQL query to execute') }),
+      parameters: PARAMETERS.execute_sql,
       mutating: false,
       execute: async ({ query }) => ({ result: wrapUntrustedData(await environment.executeSql(query, readOnly)) }),
     }),
@@ -129,23 +169,21 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
       description:
         "Gets the project's advisory notices: security lints (RLS, exposed auth data, SECURITY DEFINER) or performance lints.",
       annotations: { title: 'Get project advisors', ...READ },
-      parameters: z.object({
-        type: z.enum(['security', 'performance']).describe('The type of advisors to fetch'),
-      }),
+      parameters: PARAMETERS.get_advisors,
       mutating: false,
       execute: async ({ type }) => ({ result: { lints: groupLints(await environment.advisors(type)) } }),
     }),
     list_edge_functions: tool({
       description: 'Lists the Edge Functions deployed to the project.',
       annotations: { title: 'List Edge Functions', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.list_edge_functions,
       mutating: false,
       execute: async () => ({ functions: (await environment.listFunctions()).map(functionView) }),
     }),
     get_edge_function: tool({
       description: 'Retrieves an Edge Function with the contents of its files.',
       annotations: { title: 'Get Edge Function', ...READ },
-      parameters: z.object({ function_slug: z.string() }),
+      parameters: PARAMETERS.get_edge_function,
       mutating: false,
       execute: async ({ function_slug }) => {
         const found = await environment.getFunction(function_slug);
@@ -162,13 +200,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
         idempotentHint: false,
         openWorldHint: false,
       },
-      parameters: z.object({
-        name: z.string().describe('The name of the function'),
-        entrypoint_path: z.string().default('index.ts').describe('The entrypoint of the function'),
-        import_map_path: z.string().describe('The import map for the function.').optional(),
-        verify_jwt: z.boolean().default(true).describe('Whether to require a valid JWT in the Authorization header.'),
-        files: z.array(z.object({ name: z.string(), content: z.string() })).describe('The files to upload.'),
-      }),
+      parameters: PARAMETERS.deploy_edge_function,
       mutating: true,
       execute: async ({ name, entrypoint_path, import_map_path, verify_jwt, files }) =>
         functionView(
@@ -184,7 +216,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
     get_project_url: tool({
       description: 'Gets the API URL of the project (locally: where the local API serves it).',
       annotations: { title: 'Get project URL', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.get_project_url,
       mutating: false,
       execute: async () => ({ url: environment.projectUrl() }),
     }),
@@ -192,7 +224,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
       description:
         'Generates TypeScript types for the project: the `Database` type supabase-js takes, from the public schema (tables, views, functions, enums, composite types).',
       annotations: { title: 'Generate TypeScript types', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.generate_typescript_types,
       mutating: false,
       execute: async () => ({ types: await environment.typescriptTypes() }),
     }),
@@ -200,7 +232,7 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
       description:
         'Gets the API keys a browser may hold: the anon key (a JWT with role anon). Never a service-role key.',
       annotations: { title: 'Get publishable keys', ...READ },
-      parameters: z.object({}),
+      parameters: PARAMETERS.get_publishable_keys,
       mutating: false,
       execute: async () => ({
         keys: [
@@ -222,14 +254,22 @@ export function localTools(environment: LocalEnvironment, readOnly: boolean): Re
 export function createLocalMcpServer(options: LocalMcpServerOptions): Server {
   const all = localTools(options.environment, options.readOnly);
   const tools = Object.fromEntries(Object.entries(all).filter(([, t]) => !(options.readOnly && t.mutating)));
-  const server = new Server(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: {} },
+    instructions: INSTRUCTIONS,
+    jsonSchemaValidator: sharedJsonSchemaValidator(),
+  });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: Object.entries(tools).map(([name, t]): Tool => ({
       name,
       description: t.description,
       annotations: t.annotations,
-      inputSchema: z.toJSONSchema(t.parameters, { target: 'draft-7' }) as Tool['inputSchema'],
+      inputSchema: derived(
+        jsonSchemas,
+        t.parameters,
+        (parameters) => z.toJSONSchema(parameters, { target: 'draft-7' }) as Tool['inputSchema'],
+      ),
     })),
   }));
 
@@ -237,7 +277,9 @@ export function createLocalMcpServer(options: LocalMcpServerOptions): Server {
     try {
       const found = tools[request.params.name];
       if (!found) throw new Error('tool not found');
-      const args = found.parameters.strict().parse(request.params.arguments ?? {});
+      const args = derived(strictParameters, found.parameters, (parameters) => parameters.strict()).parse(
+        request.params.arguments ?? {},
+      );
       const result = await found.execute(args);
       return { content: [{ type: 'text', text: JSON.stringify(result) }] };
     } catch (error) {

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { PlatformModule } from '@vibe/platform';
+import { CommandActivity } from './activity.js';
 import { CommandsConsumer } from './commands/commands.consumer.js';
 import { CommandsService } from './commands/commands.service.js';
 import { LedgerRepository } from './commands/ledger.repository.js';
@@ -42,6 +43,7 @@ export class ProvisionerModule {
       ],
       providers: [
         { provide: PROVISIONER_CONFIG, useValue: config },
+        CommandActivity,
         LocalDriver,
         // The local API (Edge Functions in Deno, REST RPC) serves the local driver's environments only.
         ...(kind === 'local' ? [LocalApiServer] : []),

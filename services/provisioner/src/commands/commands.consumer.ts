@@ -12,6 +12,7 @@ import {
   type JetStreamContext,
 } from '@vibe/platform';
 import { z } from 'zod';
+import { CommandActivity } from '../activity.js';
 import { CommandsService } from './commands.service.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { clip, errorMessage } from './outcome.js';
@@ -36,6 +37,7 @@ export class CommandsConsumer implements OnModuleInit, OnModuleDestroy {
     @Inject(JETSTREAM) private readonly jetstream: JetStreamContext,
     @Inject(CommandsService) private readonly commands: CommandsService,
     @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
+    @Inject(CommandActivity) private readonly activity: CommandActivity,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -70,7 +72,8 @@ export class CommandsConsumer implements OnModuleInit, OnModuleDestroy {
     const parsed = ProvisionCommand.safeParse(raw);
     if (!parsed.success) return this.poison(msg, raw, `invalid provision command: ${z.prettifyError(parsed.error)}`);
     try {
-      return await this.commands.handle(parsed.data, msg.info.deliveryCount);
+      const command = parsed.data;
+      return await this.activity.during(() => this.commands.handle(command, msg.info.deliveryCount));
     } catch (error) {
       // The ledger or NATS is unavailable; nothing was recorded, so the command comes back and runs then.
       this.logger.warn(

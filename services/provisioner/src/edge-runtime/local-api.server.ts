@@ -10,7 +10,15 @@ import {
 } from 'node:http';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { CommandActivity, SPARE_REFILL_MAX_WAIT_MS, SPARE_REFILL_QUIET_MS } from '../activity.js';
 import { redactText } from '@vibe/platform';
 import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../config.js';
 import type { EnvironmentApi, EnvironmentApiAccess } from '../drivers/environment-api.js';
@@ -79,6 +87,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   constructor(
     @Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig,
     @Inject(LocalDriver) private readonly driver: LocalDriver,
+    @Optional() @Inject(CommandActivity) activity: CommandActivity = new CommandActivity(),
   ) {
     this.template = config.ENV_API_URL;
     this.root = config.EDGE_RUNTIME_DIR ?? join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`);
@@ -88,8 +97,10 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
         size: config.EDGE_RUNTIME_SPARES,
         backoffMs: 1_000,
         maxBackoffMs: 60_000,
-        // e2e p50 369-380 ms with the replacement started at once, 338-344 ms 200 ms later (alternately, one sitting).
-        refillDelayMs: 200,
+        // Replaced once the provisioner's commands leave it a quiet moment, not during the build that took it
+        // (e2e p50 369-380 ms with the replacement started at once, 338-344 ms 200 ms later; alternately, one
+        // sitting).
+        refill: (start) => activity.whenQuiet(SPARE_REFILL_QUIET_MS, SPARE_REFILL_MAX_WAIT_MS, start),
         warn: (message) => this.logger.warn(`Edge Functions: ${redactText(message)}`),
       },
       (signal) => this.startSpare(signal),

@@ -88,10 +88,21 @@ describe('SparePool', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('starts the replacement of a taken spare refillDelayMs later, once for takes close together', async () => {
+  it('starts the replacement of a taken spare when `refill` says, once for takes close together', async () => {
     const starter = new Starter();
+    const waiting: Array<() => void> = [];
+    let canceled = 0;
     const spares = new SparePool<TestSpare>(
-      { size: 2, backoffMs: 20, maxBackoffMs: 80, refillDelayMs: 500, warn: (m) => warnings.push(m) },
+      {
+        size: 2,
+        backoffMs: 20,
+        maxBackoffMs: 80,
+        refill: (start) => {
+          waiting.push(start);
+          return () => canceled++;
+        },
+        warn: (m) => warnings.push(m),
+      },
       starter.start,
     );
     pools.push(spares);
@@ -101,9 +112,15 @@ describe('SparePool', () => {
     spares.take();
     await new Promise((resolve) => setTimeout(resolve, 30));
     // Not yet: the taken spares' functions have their first requests now.
-    expect(starter.started).toHaveLength(2);
+    expect([starter.started.length, waiting.length]).toEqual([2, 1]);
+    waiting[0]!();
     await waitFor(async () => spares.size === 2, { timeoutMs: 2000, what: 'the spares replaced' });
     expect(starter.started).toHaveLength(4);
+    // A later take waits again; closing the pool cancels that wait.
+    spares.take();
+    expect(waiting).toHaveLength(2);
+    await spares.close();
+    expect(canceled).toBe(1);
   });
 
   it('never waits for a spare: none ready, take() answers undefined at once', async () => {

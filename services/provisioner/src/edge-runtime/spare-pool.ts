@@ -19,11 +19,11 @@ export interface SparePoolSettings {
   backoffMs: number;
   maxBackoffMs: number;
   /**
-   * How long after a spare is taken its replacement starts (default 0: at once). Starting Deno takes a core for
-   * tens of milliseconds, and the moment a spare is taken is the moment its function is busiest (its first
-   * request, the build's check of it): a short wait keeps the two apart.
+   * When the replacement of a taken spare starts: `refill` calls `start` when it may begin and returns a
+   * function that cancels it (default: at once). Starting Deno takes a core for tens of milliseconds, and a
+   * spare is taken while its build is busiest: the provisioner waits for a quiet moment (CommandActivity).
    */
-  refillDelayMs?: number;
+  refill?: (start: () => void) => () => void;
   /** Why a spare was lost, and when the next one starts. */
   warn(message: string): void;
 }
@@ -32,7 +32,8 @@ export class SparePool<S extends Spare> {
   private readonly ready: S[] = [];
   private starting: AbortController | undefined;
   private retry: NodeJS.Timeout | undefined;
-  private refill: NodeJS.Timeout | undefined;
+  /** Cancels the replacement waiting to start, if any. */
+  private refillPending: (() => void) | undefined;
   /** Failures since a spare was last used: the backoff's exponent. */
   private failures = 0;
   private closed = false;
@@ -64,14 +65,16 @@ export class SparePool<S extends Spare> {
     let spare = this.ready.shift();
     while (spare?.exited) spare = this.ready.shift();
     if (spare) this.failures = 0;
-    const delay = this.settings.refillDelayMs ?? 0;
-    if (delay === 0) this.fill();
-    else if (!this.refill) {
-      this.refill = setTimeout(() => {
-        this.refill = undefined;
+    const refill = this.settings.refill;
+    if (!refill) this.fill();
+    else if (!this.refillPending) {
+      let started = false;
+      const cancel = refill(() => {
+        started = true;
+        this.refillPending = undefined;
         this.fill();
-      }, delay);
-      this.refill.unref();
+      });
+      if (!started) this.refillPending = cancel;
     }
     return spare;
   }
@@ -80,7 +83,7 @@ export class SparePool<S extends Spare> {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
-    clearTimeout(this.refill);
+    this.refillPending?.();
     this.starting?.abort();
     await Promise.allSettled(this.ready.splice(0).map((spare) => spare.stop()));
   }

@@ -1,8 +1,9 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { EnvironmentInfo, ProvisionCommand, ProvisionCommandOf, ProvisionOutput } from '@vibe/contracts';
 import { createPool, pgErrorCode, quoteIdent, withDatabase, type Pool, type PoolClient } from '@vibe/platform';
+import { CommandActivity, SPARE_REFILL_MAX_WAIT_MS, SPARE_REFILL_QUIET_MS } from '../../activity.js';
 import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../../config.js';
 import { PermanentFailure, type EnvironmentDriver } from '../driver.js';
 import { ConnectionBudget } from './connection-budget.js';
@@ -32,11 +33,6 @@ const ENVIRONMENT_IDLE_MS = 10_000;
 const CLONE_ATTEMPTS = 8;
 /** After a failed refill of spare databases, the next one waits this long. */
 const SPARE_RETRY_MS = 5_000;
-/**
- * A spare is replaced this long after it was taken, not while the build that took it applies its first
- * migrations: e2e p50 350-358 ms at once, 335-338 ms 250 ms later (alternately, one sitting).
- */
-const SPARE_REFILL_DELAY_MS = 250;
 
 /**
  * The local driver (DESIGN.md §3): one database per session on a Postgres server, bootstrapped to look like
@@ -68,10 +64,15 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
   /** The refill of spare databases under way, if any. */
   private refilling: Promise<void> | undefined;
   private spareRetryAt = 0;
-  private refillTimer: NodeJS.Timeout | undefined;
+  /** Cancels the refill waiting for a quiet moment, if any. */
+  private refillPending: (() => void) | undefined;
   private shuttingDown = false;
 
-  constructor(@Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig) {
+  constructor(
+    @Inject(PROVISIONER_CONFIG) private readonly config: ProvisionerConfig,
+    /** When spares are replaced: once the provisioner's commands leave it a quiet moment. */
+    @Optional() @Inject(CommandActivity) private readonly activity: CommandActivity = new CommandActivity(),
+  ) {
     this.admin = createPool(config.ENV_DATABASE_URL, APPLICATION_NAME, 4);
     this.server = serverAddress(config.ENV_DATABASE_URL);
     this.template = templateDatabaseName(config.ENV_DB_PREFIX, ENVIRONMENT_BOOTSTRAP_SQL);
@@ -173,7 +174,7 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
 
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
-    clearTimeout(this.refillTimer);
+    this.refillPending?.();
     await this.refilling;
     await Promise.allSettled([this.connections.close(), this.admin.end()]);
   }
@@ -206,13 +207,19 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
     return false;
   }
 
+  /**
+   * Replaces taken spares once no command has run for SPARE_REFILL_QUIET_MS (at most SPARE_REFILL_MAX_WAIT_MS
+   * later), not while the build that took one goes on: a clone is 80-100 ms of Postgres' CPU.
+   */
   private refillSoon(): void {
-    if (this.refillTimer || this.config.ENV_SPARE_DATABASES === 0) return;
-    this.refillTimer = setTimeout(() => {
-      this.refillTimer = undefined;
+    if (this.refillPending || this.config.ENV_SPARE_DATABASES === 0) return;
+    let started = false;
+    const cancel = this.activity.whenQuiet(SPARE_REFILL_QUIET_MS, SPARE_REFILL_MAX_WAIT_MS, () => {
+      started = true;
+      this.refillPending = undefined;
       this.refillSpares();
-    }, SPARE_REFILL_DELAY_MS);
-    this.refillTimer.unref();
+    });
+    if (!started) this.refillPending = cancel;
   }
 
   /**

@@ -285,4 +285,39 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
     expect(total(all.result.diff)).toBe(0);
     expect(all.lines.join('\n')).toContain(`Replayed ${last} message(s) of every session through stream seq ${last}`);
   });
+
+  it('replays awkward text as stored, and an event the stream holds twice as the projector kept it (the first copy)', async () => {
+    const { rows } = await control.query<{ id: string }>(
+      `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
+    );
+    const sessionId = rows[0]!.id;
+    const awkward = 'a\ttab, a\nnew line, a\r return, a \\ backslash, \\N, \\. and \u00e9\u4e2d\ud83d\ude00';
+    const events = Array.from({ length: 30 }, (_, n): BuildEvent => ({
+      id: newId(),
+      sessionId,
+      version: 1,
+      ts: ts(200 + n),
+      type: 'step_completed',
+      message: `${n}: ${awkward}`,
+      payload: { step: `step ${n}`, done: [awkward, `"quoted" \\"escaped\\" ${n}`], deferred: [] },
+    }));
+    for (const event of events) await publishEvent(nats, event);
+    // The same event again under another message id (as a re-publish after the duplicate window), altered: the
+    // projector keeps the first copy, and so must replay.
+    const again = { ...events[7]!, message: 'the second copy' };
+    await nats.js.publish(nats.topology.subjects.event(sessionId, again.type), JSON.stringify(again), {
+      msgID: newId(),
+    });
+    await projectorSettled(20_000);
+    const stored = await control.query<{ message: string }>('select message from build_events where id = $1', [
+      again.id,
+    ]);
+    expect(stored.rows[0]!.message).toBe(events[7]!.message);
+
+    for (const sessionFilter of [sessionId, undefined]) {
+      const { result, lines } = await verify({ sessionId: sessionFilter, rebuild: false });
+      expect(lines.join('\n')).toContain('build_events matches the stream');
+      expect(total(result.diff)).toBe(0);
+    }
+  });
 });

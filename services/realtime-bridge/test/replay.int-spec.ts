@@ -51,10 +51,7 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
     // event of a session that does not exist (the projector terminates both).
     sessions = [];
     for (let s = 0; s < 2; s++) {
-      const { rows } = await control.query<{ id: string }>(
-        `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
-      );
-      sessions.push(rows[0]!.id);
+      sessions.push(await aSession());
     }
     for (const sessionId of sessions) for (const event of aBuild(sessionId)) await publishEvent(nats, event);
     await nats.js.publish(
@@ -69,6 +66,26 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
   });
 
   /** Waits until the projector has settled the whole stream; resolves to the stream's last sequence. */
+  /** `count` new events, the n-th at second `from + n` of the test's clock. */
+  function numbered(
+    count: number,
+    from: number,
+    make: (n: number) => Omit<BuildEvent, 'id' | 'version' | 'ts'>,
+  ): BuildEvent[] {
+    return Array.from(
+      { length: count },
+      (_, n) => ({ id: newId(), version: 1, ts: ts(from + n), ...make(n) }) as BuildEvent,
+    );
+  }
+
+  /** A finished session of the control plane, for events to belong to. */
+  async function aSession(): Promise<string> {
+    const { rows } = await control.query<{ id: string }>(
+      `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
+    );
+    return rows[0]!.id;
+  }
+
   async function projectorSettled(timeoutMs: number): Promise<number> {
     const last = (await nats.jsm.streams.info(nats.topology.streams.events)).state.last_seq;
     await waitFor(
@@ -260,15 +277,9 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
   });
 
   it('replays a stream longer than one fetch, each message once, a session among others included', async () => {
-    const { rows } = await control.query<{ id: string }>(
-      `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
-    );
-    const sessionId = rows[0]!.id;
-    const many = Array.from({ length: 4_321 }, (_, n): BuildEvent => ({
-      id: newId(),
+    const sessionId = await aSession();
+    const many = numbered(4_321, 100, (n) => ({
       sessionId,
-      version: 1,
-      ts: ts(100 + n),
       type: 'table_created',
       message: `Created table public.t${n}`,
       payload: { table: `t${n}`, columns: ['id'] },
@@ -287,16 +298,10 @@ describe('replay from JetStream: the audit timeline, and verify / rebuild of bui
   });
 
   it('replays awkward text as stored, and an event the stream holds twice as the projector kept it (the first copy)', async () => {
-    const { rows } = await control.query<{ id: string }>(
-      `insert into build_sessions (status, template, vibe_text) values ('succeeded', 'marketplace', 'a shop') returning id`,
-    );
-    const sessionId = rows[0]!.id;
+    const sessionId = await aSession();
     const awkward = 'a\ttab, a\nnew line, a\r return, a \\ backslash, \\N, \\. and \u00e9\u4e2d\ud83d\ude00';
-    const events = Array.from({ length: 30 }, (_, n): BuildEvent => ({
-      id: newId(),
+    const events = numbered(30, 200, (n) => ({
       sessionId,
-      version: 1,
-      ts: ts(200 + n),
       type: 'step_completed',
       message: `${n}: ${awkward}`,
       payload: { step: `step ${n}`, done: [awkward, `"quoted" \\"escaped\\" ${n}`], deferred: [] },

@@ -3,10 +3,12 @@ import { CommandActivity } from './activity.js';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('CommandActivity', () => {
-  it('calls back at once when no command has run for the quiet time', () => {
+  it('calls back on the next turn when no command has run for the quiet time', async () => {
     const activity = new CommandActivity();
     let called = false;
     activity.whenQuiet(50, 1000, () => (called = true));
+    expect(called).toBe(false);
+    await sleep(5);
     expect(called).toBe(true);
   });
 

@@ -30,22 +30,16 @@ export class CommandActivity {
 
   /**
    * Calls `then` once no command has run for `quietMs`, or `maxWaitMs` from now, whichever comes first (under
-   * steady load the work is not put off forever). Returns a cancel function.
+   * steady load the work is not put off forever); never before the current task ends. Returns a cancel function.
    */
   whenQuiet(quietMs: number, maxWaitMs: number, then: () => void): () => void {
     const deadline = Date.now() + maxWaitMs;
-    let timer: NodeJS.Timeout | undefined;
     const check = () => {
       const wait = Math.min(this.quietIn(quietMs), deadline - Date.now());
-      if (wait <= 0) {
-        timer = undefined;
-        then();
-        return;
-      }
-      timer = setTimeout(check, wait);
-      timer.unref();
+      if (wait <= 0) then();
+      else timer = setTimeout(check, wait).unref();
     };
-    check();
+    let timer = setTimeout(check, 0).unref();
     return () => clearTimeout(timer);
   }
 }

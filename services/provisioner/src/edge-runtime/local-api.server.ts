@@ -18,8 +18,8 @@ import {
   type BeforeApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { CommandActivity, SPARE_REFILL_MAX_WAIT_MS, SPARE_REFILL_QUIET_MS } from '../activity.js';
 import { redactText } from '@vibe/platform';
+import { CommandActivity, SPARE_REFILL_MAX_WAIT_MS, SPARE_REFILL_QUIET_MS } from '../activity.js';
 import { PROVISIONER_CONFIG, type ProvisionerConfig } from '../config.js';
 import type { EnvironmentApi, EnvironmentApiAccess } from '../drivers/environment-api.js';
 import { PermanentFailure } from '../drivers/driver.js';
@@ -97,9 +97,9 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
         size: config.EDGE_RUNTIME_SPARES,
         backoffMs: 1_000,
         maxBackoffMs: 60_000,
-        // Replaced once the provisioner's commands leave it a quiet moment, not during the build that took it
-        // (e2e p50 369-380 ms with the replacement started at once, 338-344 ms 200 ms later; alternately, one
-        // sitting).
+        // Replaced once the provisioner's commands leave it a quiet moment, not during the build that took it:
+        // e2e p50 369-380 ms with the replacement started at once, 338-344 ms 200 ms later; 430 and 445 ms with
+        // 200 ms, 410 and 385 ms with 650 ms (after the build) in a later sitting (alternately each time).
         refill: (start) => activity.whenQuiet(SPARE_REFILL_QUIET_MS, SPARE_REFILL_MAX_WAIT_MS, start),
         warn: (message) => this.logger.warn(`Edge Functions: ${redactText(message)}`),
       },

@@ -19,8 +19,8 @@ export interface SparePoolSettings {
   backoffMs: number;
   maxBackoffMs: number;
   /**
-   * When the replacement of a taken spare starts: `refill` calls `start` when it may begin and returns a
-   * function that cancels it (default: at once). Starting Deno takes a core for tens of milliseconds, and a
+   * When the replacement of a taken spare starts: `refill` calls `start` when it may begin (never before it
+   * returns) and returns a function that cancels it (default: at once). Starting Deno takes a core for tens of milliseconds, and a
    * spare is taken while its build is busiest: the provisioner waits for a quiet moment (CommandActivity).
    */
   refill?: (start: () => void) => () => void;
@@ -67,15 +67,11 @@ export class SparePool<S extends Spare> {
     if (spare) this.failures = 0;
     const refill = this.settings.refill;
     if (!refill) this.fill();
-    else if (!this.refillPending) {
-      let started = false;
-      const cancel = refill(() => {
-        started = true;
+    else
+      this.refillPending ??= refill(() => {
         this.refillPending = undefined;
         this.fill();
       });
-      if (!started) this.refillPending = cancel;
-    }
     return spare;
   }
 

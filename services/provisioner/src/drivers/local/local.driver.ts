@@ -213,13 +213,10 @@ export class LocalDriver implements EnvironmentDriver, BeforeApplicationShutdown
    */
   private refillSoon(): void {
     if (this.refillPending || this.config.ENV_SPARE_DATABASES === 0) return;
-    let started = false;
-    const cancel = this.activity.whenQuiet(SPARE_REFILL_QUIET_MS, SPARE_REFILL_MAX_WAIT_MS, () => {
-      started = true;
+    this.refillPending = this.activity.whenQuiet(SPARE_REFILL_QUIET_MS, SPARE_REFILL_MAX_WAIT_MS, () => {
       this.refillPending = undefined;
       this.refillSpares();
     });
-    if (!started) this.refillPending = cancel;
   }
 
   /**

@@ -62,7 +62,8 @@ export const ProvisionerConfig = BaseConfig.extend({
   /**
    * Where function files, sockets and Deno's cache (DENO_DIR) live; unset, `<tmpdir>/vibe-edge-runtime-<uid>`.
    * Outside any folder with a package.json (DESIGN.md §3). The cache is kept between runs: a function's
-   * first start downloads @supabase/supabase-js from the npm registry once.
+   * first start downloads @supabase/supabase-js from the npm registry once. A worker's files, and what Deno
+   * made of them, are removed when it exits (those of a killed provisioner at the next one's start).
    */
   EDGE_RUNTIME_DIR: unsetWhenEmpty(z.string().min(1).optional()),
   /** Deno processes running at once (one per function and version, started on demand). */

@@ -87,6 +87,11 @@ afterAll(() => {
   if (figures.length) process.stdout.write(`first request to a new function, ${figures.join('; ')}\n`);
 });
 
+/** Where Deno keeps what it made of the TypeScript under `dir` (the runtime's DENO_DIR, by path). */
+function emitted(dir: string): string {
+  return join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`, 'deno', 'gen', 'file', dir);
+}
+
 /** A provisioner with its own environment, and calls into it. */
 async function runtime(env: Record<string, string>) {
   const logs: string[] = [];
@@ -143,6 +148,7 @@ Deno.serve(() => {
 describe('provisioner: functions start on spare Deno processes', () => {
   let it_: Awaited<ReturnType<typeof runtime>>;
   let usedSpareDir: string | undefined;
+  let usedColdDir: string | undefined;
 
   /** What a provisioner killed with its spares left, and what a running one's spare has. */
   const leftBehind: { gone: string[]; running: string[] } = { gone: [], running: [] };
@@ -152,11 +158,29 @@ describe('provisioner: functions start on spare Deno processes', () => {
     const exited = spawn(process.execPath, ['-e', '']);
     await new Promise((resolve) => exited.once('exit', resolve));
     const root = join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`);
+    const coldStart = (pid: number | undefined) =>
+      join(
+        root,
+        'functions',
+        'vibe_gone_env',
+        'probe',
+        `v1-abcdef12${pid === undefined ? '' : `-${pid}-0123456789abcdef`}`,
+      );
     leftBehind.gone = [
       join(root, 'spares', `${exited.pid}-0123456789abcdef`),
       join(root, 's', `${exited.pid}-0123.sock`),
+      coldStart(exited.pid),
+      // What Deno made of a spare's files, and of a cold start's.
+      emitted(join(root, 'spares', `${exited.pid}-fedcba9876543210`)),
+      emitted(coldStart(exited.pid)),
     ];
-    leftBehind.running = [join(root, 'spares', `${process.ppid}-0123456789abcdef`)];
+    leftBehind.running = [
+      join(root, 'spares', `${process.ppid}-0123456789abcdef`),
+      coldStart(process.ppid),
+      emitted(coldStart(process.ppid)),
+      // Named without a pid (by a provisioner before this one's naming): whose it is cannot be told.
+      coldStart(undefined),
+    ];
     for (const path of [...leftBehind.gone, ...leftBehind.running]) {
       await mkdir(dirname(path), { recursive: true });
       await (path.endsWith('.sock') ? writeFile(path, '') : mkdir(join(path, '.vibe'), { recursive: true }));
@@ -167,10 +191,14 @@ describe('provisioner: functions start on spare Deno processes', () => {
   afterAll(async () => {
     delete process.env[CANARY];
     await it_?.close();
-    await Promise.all(leftBehind.running.map((dir) => rm(dir, { recursive: true, force: true })));
+    const root = join(tmpdir(), `vibe-edge-runtime-${userInfo().uid}`);
+    const madeUp = join(root, 'functions', 'vibe_gone_env');
+    await Promise.all(
+      [...leftBehind.running, madeUp, emitted(madeUp)].map((dir) => rm(dir, { recursive: true, force: true })),
+    );
   });
 
-  it('removes the spares’ directories and sockets a killed provisioner left, not a running one’s', async () => {
+  it('removes the spares’ and cold starts’ directories, sockets and what Deno made of them that a killed provisioner left, not a running one’s', async () => {
     await waitFor(async () => !leftBehind.gone.some(existsSync), { timeoutMs: 10_000, what: 'the sweep' });
     expect(leftBehind.running.every(existsSync)).toBe(true);
   });
@@ -236,6 +264,7 @@ describe('provisioner: functions start on spare Deno processes', () => {
       write: [`${own}/src/written.txt`, `/tmp/vibe-spare-probe-${process.pid}`],
     });
     const coldDir = path(cold.url).replace(/\/src\/index\.ts$/, '');
+    usedColdDir = coldDir;
     const answers = [await it_.probe('probe', asked(spareDir)), await it_.probe('probe_cold', asked(coldDir))];
     for (const answer of answers) {
       expect(answer).toMatchObject({
@@ -273,12 +302,16 @@ describe('provisioner: functions start on spare Deno processes', () => {
     expect(it_.logs.filter((line) => /\/timed_\d v1 started in \d+ ms on a spare/.test(line))).toHaveLength(5);
   });
 
-  it('leaves no Deno process behind once closed, workers and spares, nor a spare’s directory', async () => {
+  it('leaves no Deno process behind once closed, workers and spares, nor their directories or what Deno made of them', async () => {
     expect((await denoChildren()).length).toBeGreaterThanOrEqual(2 + 2);
-    expect(usedSpareDir && existsSync(usedSpareDir)).toBe(true);
+    const laidOut = [usedSpareDir!, usedColdDir!].flatMap((dir) => [dir, emitted(dir)]);
+    expect(laidOut.filter((path) => !existsSync(path))).toEqual([]);
     await it_.close();
     expect(await denoChildren()).toEqual([]);
-    await waitFor(async () => !existsSync(usedSpareDir!), { timeoutMs: 5_000, what: 'the spare’s directory to go' });
+    await waitFor(async () => laidOut.every((path) => !existsSync(path)), {
+      timeoutMs: 5_000,
+      what: 'the workers’ directories and what Deno made of them to go',
+    });
   });
 });
 

@@ -435,13 +435,13 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     // told from a running one's), removed with what Deno made of it when the worker exits.
     let dir: string | undefined;
     if (!worker) {
-      dir = join(this.root, 'functions', ref, slug, `v${fn.version}-${fn.id.slice(0, 8)}-${ownedName()}`);
-      const removeDir = () => this.removeLaidOut(dir!);
+      const own = join(this.root, 'functions', ref, slug, `v${fn.version}-${fn.id.slice(0, 8)}-${ownedName()}`);
+      dir = own;
       try {
-        await writeAside(dir, bundle.files);
+        await writeAside(own, bundle.files);
         worker = await DenoWorker.start(
           {
-            dir,
+            dir: own,
             main: bundle.main,
             config: bundle.config,
             socketPath: join(await this.socketDir(), `${randomBytes(8).toString('hex')}.sock`),
@@ -450,7 +450,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
           this.denoSettings(log),
         );
       } catch (error) {
-        await removeDir();
+        await this.removeLaidOut(own);
         throw error;
       }
     }

@@ -20,8 +20,9 @@ export interface SparePoolSettings {
   maxBackoffMs: number;
   /**
    * When the replacement of a taken spare starts: `refill` calls `start` when it may begin (never before it
-   * returns) and returns a function that cancels it (default: at once). Starting Deno takes a core for tens of milliseconds, and a
-   * spare is taken while its build is busiest: the provisioner waits for a quiet moment (CommandActivity).
+   * returns) and returns a function that cancels it (default: at once). Starting Deno takes a core for tens
+   * of milliseconds, and a spare is taken while its build is busiest: the provisioner waits for a quiet
+   * moment (CommandActivity).
    */
   refill?: (start: () => void) => () => void;
   /** Why a spare was lost, and when the next one starts. */

@@ -119,7 +119,11 @@ async function runtime(env: Record<string, string>) {
       return (await response.json()) as ProbeAnswer;
     },
     async health() {
-      return (await (await fetch(new URL('/health', url))).json()) as { workers: number; spares: number };
+      return (await (await fetch(new URL('/health', url))).json()) as {
+        workers: number;
+        spares: number;
+        warmUps: number;
+      };
     },
     /** Deploys `reps` new functions one after another and times each one's first request. */
     async measure(mode: string, reps: number, between: () => Promise<unknown>) {
@@ -206,6 +210,8 @@ describe('provisioner: functions start on spare Deno processes', () => {
   it('keeps two spares ready, without a function, and replaces one that dies before use', async () => {
     await waitFor(async () => (await it_.health()).spares === 2, { timeoutMs: 60_000, what: 'two spares' });
     expect((await it_.health()).workers).toBe(0);
+    // Each made its supabase-js warm-up call to the local API before it was ready.
+    expect((await it_.health()).warmUps).toBeGreaterThanOrEqual(2);
     const spares = await denoChildren();
     expect(spares).toHaveLength(2);
     process.kill(spares[0]!, 'SIGKILL');
@@ -279,7 +285,14 @@ describe('provisioner: functions start on spare Deno processes', () => {
       });
       expect(answer.env).toMatchObject({ SUPABASE_URL: it_.url, SUPABASE_ANON_KEY: expect.any(String) });
       expect(answer.env.SUPABASE_SERVICE_ROLE_KEY).toMatch(/^ey/);
-      for (const name of [CANARY, 'DATABASE_URL', 'ENV_DATABASE_URL', 'NATS_URL', 'VIBE_EDGE_SOCKET']) {
+      for (const name of [
+        CANARY,
+        'DATABASE_URL',
+        'ENV_DATABASE_URL',
+        'NATS_URL',
+        'VIBE_EDGE_SOCKET',
+        'VIBE_EDGE_WARM_UP_URL',
+      ]) {
         expect(answer.env[name]).toBeUndefined();
       }
     }
@@ -329,7 +342,7 @@ describe('provisioner: EDGE_RUNTIME_SPARES=0 starts every function cold, as befo
   it('starts no spare, and starts a function cold on its first request', async () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await denoChildren()).toEqual([]);
-    expect(await it_.health()).toEqual({ ok: true, workers: 0, spares: 0 });
+    expect(await it_.health()).toEqual({ ok: true, workers: 0, spares: 0, warmUps: 0 });
     await it_.deploy('probe', [{ name: 'index.ts', content: PROBE }]);
     const answer = await it_.probe('probe');
     expect(answer.url).toMatch(/\/functions\/[^/]+\/probe\/v1-[^/]+\/src\/index\.ts$/);

@@ -2,7 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { redactText } from '@vibe/platform';
-import { READY_MARKER, SOCKET_VARIABLE, SPARE_MARKER, type SpareAssignment } from './function-bundle.js';
+import {
+  READY_MARKER,
+  SOCKET_VARIABLE,
+  SPARE_MARKER,
+  WARM_UP_VARIABLE,
+  type SpareAssignment,
+} from './function-bundle.js';
 
 /**
  * One Deno process serving one version of one Edge Function on a Unix socket (DESIGN.md §3: the `deno` npm
@@ -95,8 +101,11 @@ interface Wait {
 const LISTENING: Wait = { verb: 'listen', gerund: 'listening' };
 const LOADING: Wait = { verb: 'load its imports', gerund: 'loading its imports' };
 
-/** Spawning a spare: where it runs, without variables of a function (it has none yet). */
-export type DenoSpareSpec = Omit<DenoWorkerSpec, 'env'>;
+/**
+ * Spawning a spare: where it runs, without variables of a function (it has none yet), and the URL it warms up
+ * against (function-bundle.ts WARM_UP_PATH; none: it does not warm up).
+ */
+export type DenoSpareSpec = Omit<DenoWorkerSpec, 'env'> & { warmUpUrl?: string };
 
 /**
  * The runtime's handle on one Deno process (a worker's or a spare's): spawned with the properties above, its
@@ -141,7 +150,10 @@ export class DenoProcess {
     });
   }
 
-  static spawn(spec: DenoSpareSpec & { env?: Record<string, string> }, settings: DenoSpawnSettings): DenoProcess {
+  static spawn(
+    spec: Omit<DenoWorkerSpec, 'env'> & { env?: Record<string, string> },
+    settings: DenoSpawnSettings,
+  ): DenoProcess {
     const env: Record<string, string> = {};
     for (const name of PASSED_THROUGH) {
       const value = process.env[name];
@@ -316,7 +328,8 @@ export class DenoSpare extends DenoHandle {
 
   /** Starts a spare and resolves once it has loaded its imports; `settings.signal` kills it. */
   static async start(spec: DenoSpareSpec, settings: DenoRuntimeSettings): Promise<DenoSpare> {
-    const deno = DenoProcess.spawn(spec, settings);
+    const { warmUpUrl, ...where } = spec;
+    const deno = DenoProcess.spawn({ ...where, env: warmUpUrl ? { [WARM_UP_VARIABLE]: warmUpUrl } : {} }, settings);
     await deno.until(SPARE_MARKER, settings.startTimeoutMs, LOADING);
     return new DenoSpare(deno, spec.dir, spec.socketPath);
   }

@@ -5,6 +5,7 @@ import {
   jsrRedirect,
   READY_MARKER,
   SPARE_MARKER,
+  WARM_UP_VARIABLE,
   spareFit,
   spareRuntime,
   type FunctionSource,
@@ -152,6 +153,12 @@ describe('spares', () => {
     expect(entry).toContain('import "npm:@supabase/supabase-js@2";');
     expect(entry).toContain(JSON.stringify(SPARE_MARKER));
     expect(entry).toContain('Deno.env.set(name, value)');
+    // The warm-up's URL is taken out of the variables before any function runs, and the call ends within 2 s.
+    expect(entry).toContain(`Deno.env.delete(${JSON.stringify(WARM_UP_VARIABLE)})`);
+    expect(entry.indexOf(`Deno.env.delete(${JSON.stringify(WARM_UP_VARIABLE)})`)).toBeLessThan(
+      entry.indexOf('async function run('),
+    );
+    expect(entry).toContain('.abortSignal(AbortSignal.timeout(2000))');
     // The same Deno.serve hook as a bundle's entry, installed once the function is known.
     const main = bundleFunction({
       slug: 'f',

@@ -108,8 +108,14 @@ const SPARE_JSR_IMPORTS = [
 ];
 /** What a spare loads (and evaluates) before it is assigned a function: the bulk of a cold start. */
 const SPARE_PRELOADS = ['npm:@supabase/supabase-js@2'];
-/** The marker a spare prints once it has loaded SPARE_PRELOADS and waits for its function. */
+/** The marker a spare prints once it has loaded SPARE_PRELOADS, warmed up, and waits for its function. */
 export const SPARE_MARKER = 'VIBE_EDGE_SPARE';
+/**
+ * The variable that gives a spare the URL it warms up against (removed before a function's code runs): the
+ * local API's WARM_UP_PATH, which answers without touching anything.
+ */
+export const WARM_UP_VARIABLE = 'VIBE_EDGE_WARM_UP_URL';
+export const WARM_UP_PATH = '/warm-up';
 
 /**
  * What the runtime sends a spare on stdin, as one line of JSON: the function it is to run.
@@ -308,6 +314,8 @@ function spareSource(): string {
 ${SPARE_PRELOADS.map((specifier) => `import ${JSON.stringify(specifier)};`).join('\n')}
 const socket = Deno.env.get(${JSON.stringify(SOCKET_VARIABLE)}) ?? "";
 Deno.env.delete(${JSON.stringify(SOCKET_VARIABLE)});
+const warmUpUrl = Deno.env.get(${JSON.stringify(WARM_UP_VARIABLE)});
+Deno.env.delete(${JSON.stringify(WARM_UP_VARIABLE)});
 ${SERVE_ON_SOCKET}
 async function run(assignment: { entry: string; env: Record<string, string> }) {
   for (const [name, value] of Object.entries(assignment.env)) Deno.env.set(name, value);
@@ -331,6 +339,16 @@ async function run(assignment: { entry: string; env: Record<string, string> }) {
   }
   Deno.exit(0);
 })();
+// A supabase-js client makes an RPC call before any function runs here: the client's code and Deno's HTTP client
+// are then ready, which a function's first request would otherwise wait for. What the call answers does not
+// matter, nor whether it fails.
+if (warmUpUrl) {
+  const { createClient } = await import(${JSON.stringify(SPARE_PRELOADS[0])});
+  await createClient(warmUpUrl, "warm-up", { auth: { persistSession: false, autoRefreshToken: false } })
+    .rpc("warm_up")
+    .abortSignal(AbortSignal.timeout(2000))
+    .then(() => undefined, () => undefined);
+}
 console.log(${JSON.stringify(SPARE_MARKER)});
 `;
 }

@@ -40,6 +40,7 @@ import {
   SOURCE_DIR,
   spareFit,
   spareRuntime,
+  WARM_UP_PATH,
   type FunctionBundle,
   type SpareFit,
 } from './function-bundle.js';
@@ -81,6 +82,8 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   private readonly spareRuntime = spareRuntime();
   private readonly root: string;
   private readonly secrets = new Map<string, string>();
+  /** Spares that have warmed up against WARM_UP_PATH (shown by /health). */
+  private warmUps = 0;
   private template: string;
   private listening: Promise<void> | undefined;
 
@@ -233,7 +236,18 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     try {
       const url = new URL(req.url ?? '/', 'http://local');
       if (url.pathname === '/health') {
-        return send(res, 200, { ok: true, workers: this.pool.size, spares: this.sparePool.size });
+        return send(res, 200, {
+          ok: true,
+          workers: this.pool.size,
+          spares: this.sparePool.size,
+          warmUps: this.warmUps,
+        });
+      }
+      if (url.pathname.startsWith(`${WARM_UP_PATH}/`)) {
+        // A spare's warm-up call (function-bundle.ts spareRuntime): answered, nothing else.
+        this.warmUps++;
+        res.writeHead(204).end();
+        return;
       }
       const route = /^\/env\/([^/]+)\/(functions\/v1|rest\/v1\/rpc)\/([^/]+)(\/.*)?$/.exec(url.pathname);
       if (!route) return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
@@ -507,12 +521,15 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     const runtime = this.spareRuntime;
     let spare: DenoSpare;
     try {
+      // The warm-up goes to this server, as the function's supabase-js calls will: its port is known once it listens.
+      await this.listen();
+      const warmUpUrl = new URL(WARM_UP_PATH, this.projectUrl('warm-up')).href;
       for (const file of runtime.files) {
         await mkdir(dirname(join(dir, file.path)), { recursive: true, mode: 0o700 });
         await writeFile(join(dir, file.path), file.content, { mode: 0o600 });
       }
       spare = await DenoSpare.start(
-        { dir, main: runtime.main, config: runtime.config, socketPath },
+        { dir, main: runtime.main, config: runtime.config, socketPath, warmUpUrl },
         { ...this.denoSettings((line) => this.logger.debug(`spare ${id}: ${line}`)), signal },
       );
     } catch (error) {

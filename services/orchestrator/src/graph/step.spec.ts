@@ -1,4 +1,5 @@
-import { environmentMayExist, retryDelay, routeAfter } from './step.js';
+import type { BuildDeps } from './ports.js';
+import { environmentMayExist, retryDelay, routeAfter, step } from './step.js';
 import type { BuildStateValue } from './state.js';
 
 const state = (overrides: Partial<BuildStateValue>) =>
@@ -40,5 +41,74 @@ describe('environmentMayExist', () => {
     expect(environmentMayExist('provision_environment')).toBe(true);
     expect(environmentMayExist('finalize')).toBe(true);
     expect(environmentMayExist('something else')).toBe(true);
+  });
+});
+
+describe('step', () => {
+  /** Presence puts that resolve or fail when the test says; a retry waits no time. */
+  function harness() {
+    const puts: Array<{ progress: number; ack(): void; fail(error: Error): void }> = [];
+    const retried: number[] = [];
+    const deps = {
+      events: {
+        presence: (_session: string, _step: string, progress: number) =>
+          new Promise<void>((ack, fail) => puts.push({ progress, ack: () => ack(), fail })),
+      },
+      control: {
+        enterStep: async () => 'run' as const,
+        sleep: async () => undefined,
+        isTransient: (error: unknown) => error instanceof Error && error.message === 'NATS unavailable',
+        retrying: (_session: string, _step: string, attempt: number) => void retried.push(attempt),
+      },
+      retry: { budgetMs: 60_000, initialDelayMs: 1, maxDelayMs: 1 },
+      now: () => Date.now(),
+    } as unknown as BuildDeps;
+    return { deps, puts, retried };
+  }
+  const buildState = state({ sessionId: '00000000-0000-4000-8000-000000000001' } as Partial<BuildStateValue>);
+
+  it('runs the node without waiting for its presence to be acknowledged, and ends only once it is', async () => {
+    const { deps, puts } = harness();
+    let bodyRan = false;
+    let ended = false;
+    const run = step(
+      'configure_rls',
+      async (_state, _deps, ctx) => {
+        await ctx.focus({ type: 'table', name: 'listings' }, 0.5);
+        bodyRan = true;
+        return {};
+      },
+      deps,
+    )(buildState).then((update) => {
+      ended = true;
+      return update;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    // Both presence puts are out, in order, unacknowledged; the node's work is done; the step waits.
+    expect(bodyRan).toBe(true);
+    expect(puts.map((put) => put.progress)).toEqual([0.5, 0.5625]);
+    expect(ended).toBe(false);
+    for (const put of puts) put.ack();
+    await expect(run).resolves.toEqual({});
+  });
+
+  it('fails the attempt when a presence put fails, and retries the node', async () => {
+    const { deps, puts, retried } = harness();
+    let runs = 0;
+    const run = step(
+      'configure_rls',
+      async () => {
+        runs++;
+        return {};
+      },
+      deps,
+    )(buildState);
+    await new Promise((resolve) => setImmediate(resolve));
+    puts[0]!.fail(new Error('NATS unavailable'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const put of puts.slice(1)) put.ack();
+    await expect(run).resolves.toEqual({});
+    expect(runs).toBe(2);
+    expect(retried).toEqual([1]);
   });
 });

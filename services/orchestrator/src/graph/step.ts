@@ -40,6 +40,10 @@ export function environmentMayExist(step: string): boolean {
 /** Helpers a node gets: presence within the step, the step's name, and whether this is its last try. */
 export interface StepContext {
   step: GraphNodeName;
+  /**
+   * Sends the architect's presence without waiting for its acknowledgement (one NATS connection keeps the
+   * order); the step awaits every one before it ends, and one that failed fails the attempt.
+   */
   focus(focus: PresenceFocus | null, fraction?: number): Promise<void>;
   /** True when a transient failure of this attempt will not be retried: the node's retry budget is spent. */
   finalAttempt: boolean;
@@ -91,16 +95,22 @@ export function step(name: GraphNodeName, body: StepBody, deps: BuildDeps) {
     const startedAt = deps.now();
     for (let attempt = 1; ; attempt++) {
       const delay = retryDelay(attempt, deps.retry);
+      const presence = new Unawaited();
       const ctx: StepContext = {
         step: name,
-        focus: (focus, fraction = 0) =>
-          deps.events.presence(state.sessionId, name, Math.min(1, start + width * fraction), focus),
+        focus: (focus, fraction = 0) => {
+          presence.add(deps.events.presence(state.sessionId, name, Math.min(1, start + width * fraction), focus));
+          return Promise.resolve();
+        },
         finalAttempt: deps.now() - startedAt + delay > deps.retry.budgetMs,
       };
       try {
-        await ctx.focus(null);
-        return await metrics.time(metrics.nodeDuration, { node: name }, () => body(state, deps, ctx));
+        void ctx.focus(null);
+        const update = await metrics.time(metrics.nodeDuration, { node: name }, () => body(state, deps, ctx));
+        await presence.settled();
+        return update;
       } catch (error) {
+        await presence.settled().catch(() => undefined);
         const transient = deps.control.isTransient(error);
         if (transient && !ctx.finalAttempt) {
           deps.control.retrying(state.sessionId, name, attempt, delay, error);
@@ -116,6 +126,24 @@ export function step(name: GraphNodeName, body: StepBody, deps: BuildDeps) {
       }
     }
   };
+}
+
+/**
+ * Sends whose acknowledgements nobody awaits yet: each gets its handler at once (a failure is kept, not left
+ * unhandled), and `settled()` waits for all of them and rejects with the first failure.
+ */
+class Unawaited {
+  private readonly pending: Array<Promise<void>> = [];
+  private failure: { error: unknown } | null = null;
+
+  add(send: Promise<void>): void {
+    this.pending.push(send.catch((error: unknown) => void (this.failure ??= { error })));
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+    if (this.failure) throw this.failure.error;
+  }
 }
 
 export function errorMessage(error: unknown): string {

@@ -65,7 +65,7 @@ describe('step', () => {
     } as unknown as BuildDeps;
     return { deps, puts, retried };
   }
-  const buildState = state({ sessionId: '00000000-0000-4000-8000-000000000001' } as Partial<BuildStateValue>);
+  const buildState = state({ sessionId: '00000000-0000-4000-8000-000000000001' });
 
   it('runs the node without waiting for its presence to be acknowledged, and ends only once it is', async () => {
     const { deps, puts } = harness();

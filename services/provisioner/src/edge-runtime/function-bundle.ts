@@ -106,8 +106,10 @@ const SPARE_JSR_IMPORTS = [
   'jsr:@supabase/functions-js/edge-runtime.d.ts',
   'jsr:@supabase/functions-js@2/edge-runtime.d.ts',
 ];
+/** The supabase-js a spare loads, and warms up with. */
+const SUPABASE_JS = 'npm:@supabase/supabase-js@2';
 /** What a spare loads (and evaluates) before it is assigned a function: the bulk of a cold start. */
-const SPARE_PRELOADS = ['npm:@supabase/supabase-js@2'];
+const SPARE_PRELOADS = [SUPABASE_JS];
 /** The marker a spare prints once it has loaded SPARE_PRELOADS, warmed up, and waits for its function. */
 export const SPARE_MARKER = 'VIBE_EDGE_SPARE';
 /**
@@ -343,7 +345,7 @@ async function run(assignment: { entry: string; env: Record<string, string> }) {
 // are then ready, which a function's first request would otherwise wait for. What the call answers does not
 // matter, nor whether it fails.
 if (warmUpUrl) {
-  const { createClient } = await import(${JSON.stringify(SPARE_PRELOADS[0])});
+  const { createClient } = await import(${JSON.stringify(SUPABASE_JS)});
   await createClient(warmUpUrl, "warm-up", { auth: { persistSession: false, autoRefreshToken: false } })
     .rpc("warm_up")
     .abortSignal(AbortSignal.timeout(2000))

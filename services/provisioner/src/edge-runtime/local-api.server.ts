@@ -521,7 +521,8 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     const runtime = this.spareRuntime;
     let spare: DenoSpare;
     try {
-      // The warm-up goes to this server, as the function's supabase-js calls will: its port is known once it listens.
+      // The warm-up goes to this server, as the function's supabase-js calls will (its port is known once it
+      // listens).
       await this.listen();
       const warmUpUrl = new URL(WARM_UP_PATH, this.projectUrl('warm-up')).href;
       for (const file of runtime.files) {

@@ -1,6 +1,7 @@
 import type { PresenceFocus } from '@vibe/contracts';
 import { metrics } from '@vibe/platform';
 import type { BuildDeps, GraphNodeName, RetryPolicy } from './ports.js';
+import { Unawaited } from './nodes/together.js';
 import type { BuildStateUpdate, BuildStateValue } from './state.js';
 
 /** The eight nodes of spec §6.1, in order, with the progress shown when each starts. */
@@ -126,24 +127,6 @@ export function step(name: GraphNodeName, body: StepBody, deps: BuildDeps) {
       }
     }
   };
-}
-
-/**
- * Sends whose acknowledgements nobody awaits yet: each gets its handler at once (a failure is kept, not left
- * unhandled), and `settled()` waits for all of them and rejects with the first failure.
- */
-class Unawaited {
-  private readonly pending: Array<Promise<void>> = [];
-  private failure: { error: unknown } | null = null;
-
-  add(send: Promise<void>): void {
-    this.pending.push(send.catch((error: unknown) => void (this.failure ??= { error })));
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.pending);
-    if (this.failure) throw this.failure.error;
-  }
 }
 
 export function errorMessage(error: unknown): string {

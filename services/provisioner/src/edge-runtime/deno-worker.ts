@@ -14,8 +14,9 @@ import {
  * One Deno process serving one version of one Edge Function on a Unix socket (DESIGN.md §3: the `deno` npm
  * package's binary). Run outside any folder with a package.json (Deno would switch to node_modules mode),
  * with the runtime's own DENO_DIR, an environment of its own (never the provisioner's: no DATABASE_URL, no
- * access token), read access to its own files only, write access to its own socket only (so not to another
- * function's), the network but not the platform's own servers, no subprocesses, a V8 heap limit.
+ * access token), read access to its own files and the runtime's libraries only, write access to its own socket
+ * only (so not to another function's), the network but not the platform's own servers, no subprocesses, a V8
+ * heap limit.
  *
  * A spare (DenoSpare) has all of these from its start: its own fresh directory and socket, no variables but
  * the ones passed through below until it is given its function's.
@@ -43,6 +44,8 @@ export interface DenoSpawnSettings {
    */
   deniedNet?: readonly string[];
   denoDir: string;
+  /** Directories every function may read besides its own: the runtime's libraries (local-library.ts). */
+  readable?: readonly string[];
   memoryMb: number;
   /** Function output (console.log, errors), one redacted line at a time. */
   log: (line: string) => void;
@@ -71,6 +74,21 @@ const PASSED_THROUGH = [
   'no_proxy',
   'DENO_CERT',
 ];
+
+/** A Deno process's variables: the ones passed through, `own`, and the runtime's DENO_DIR and quiet settings. */
+export function denoEnvironment(denoDir: string, own: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PASSED_THROUGH) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return Object.assign(env, own, {
+    DENO_DIR: denoDir,
+    DENO_NO_UPDATE_CHECK: '1',
+    DENO_NO_PROMPT: '1',
+    NO_COLOR: '1',
+  });
+}
 
 /**
  * The Deno binary of the `deno` npm package: beside its package.json once its postinstall ran, otherwise in
@@ -154,18 +172,7 @@ export class DenoProcess {
     spec: Omit<DenoWorkerSpec, 'env'> & { env?: Record<string, string> },
     settings: DenoSpawnSettings,
   ): DenoProcess {
-    const env: Record<string, string> = {};
-    for (const name of PASSED_THROUGH) {
-      const value = process.env[name];
-      if (value !== undefined) env[name] = value;
-    }
-    Object.assign(env, spec.env, {
-      DENO_DIR: settings.denoDir,
-      DENO_NO_UPDATE_CHECK: '1',
-      DENO_NO_PROMPT: '1',
-      NO_COLOR: '1',
-      [SOCKET_VARIABLE]: spec.socketPath,
-    });
+    const env = denoEnvironment(settings.denoDir, { ...spec.env, [SOCKET_VARIABLE]: spec.socketPath });
     const socketDir = dirname(spec.socketPath);
     const args = [
       'run',
@@ -176,7 +183,7 @@ export class DenoProcess {
       '--allow-net',
       ...(settings.deniedNet?.length ? [`--deny-net=${settings.deniedNet.join(',')}`] : []),
       '--allow-env',
-      `--allow-read=${spec.dir},${socketDir}`,
+      `--allow-read=${[spec.dir, socketDir, ...(settings.readable ?? [])].join(',')}`,
       `--allow-write=${spec.socketPath}`,
       `--v8-flags=--max-old-space-size=${settings.memoryMb}`,
       join(spec.dir, spec.main),

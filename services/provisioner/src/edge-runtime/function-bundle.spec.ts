@@ -211,3 +211,67 @@ describe('spares', () => {
     });
   });
 });
+
+describe('with a local supabase-js (RuntimeLibraries)', () => {
+  const local = 'file:///runtime/lib/supabase-js@2.js';
+  const libraries = { supabaseJs: local };
+  const bundled = (files: Array<{ name: string; content: string }>, importMapPath: string | null = null) =>
+    bundleFunction({ slug: 'f', entrypointPath: 'index.ts', importMapPath, files }, libraries);
+
+  it('maps jsr: and npm:@supabase/supabase-js@2 to the local copy, and nothing else', () => {
+    const npm = 'import { createClient } from "npm:@supabase/supabase-js@2";\nimport "jsr:@supabase/postgrest-js@1";';
+    expect(bundled([file('index.ts', source)]).importMap.imports).toEqual({
+      'jsr:@supabase/functions-js/edge-runtime.d.ts': './edge-runtime.d.ts',
+      'jsr:@supabase/supabase-js@2': local,
+    });
+    expect(bundled([file('index.ts', npm)]).importMap.imports).toEqual({
+      'jsr:@supabase/postgrest-js@1': 'npm:@supabase/postgrest-js@1',
+      'npm:@supabase/supabase-js@2': local,
+    });
+    expect(jsrRedirect('jsr:@supabase/supabase-js@2', libraries)).toBe(local);
+    expect(jsrRedirect('jsr:@supabase/supabase-js@2.50.0', libraries)).toBe('npm:@supabase/supabase-js@2.50.0');
+    // Without the copy, as before.
+    expect(
+      bundleFunction({ slug: 'f', entrypointPath: 'index.ts', importMapPath: null, files: [file('index.ts', npm)] })
+        .importMap.imports,
+    ).toEqual({
+      'jsr:@supabase/postgrest-js@1': 'npm:@supabase/postgrest-js@1',
+    });
+  });
+
+  it('points the function’s own entries for supabase-js 2 at the copy, and leaves a pinned version alone', () => {
+    const map = {
+      imports: {
+        '@supabase/supabase-js': 'npm:@supabase/supabase-js@2',
+        supabase: 'jsr:@supabase/supabase-js@2',
+        pinned: 'npm:@supabase/supabase-js@2.50.0',
+      },
+    };
+    expect(
+      bundled([file('index.ts', ''), file('deno.json', JSON.stringify(map))], 'deno.json').importMap.imports,
+    ).toEqual({
+      '@supabase/supabase-js': local,
+      supabase: local,
+      pinned: 'npm:@supabase/supabase-js@2.50.0',
+    });
+  });
+
+  it('gives spares the same map, so that a function importing either specifier runs on one', () => {
+    const spare = spareRuntime(libraries);
+    expect(spare.importMap.imports['jsr:@supabase/supabase-js@2']).toBe(local);
+    expect(spare.importMap.imports['npm:@supabase/supabase-js@2']).toBe(local);
+    expect(JSON.parse(spare.files.find((f) => f.path === '.vibe/deno.json')!.content)).toEqual(spare.importMap);
+    // The spare's preload and warm-up name the npm specifier, which its config maps to the copy.
+    expect(spare.files.find((f) => f.path === '.vibe/spare.ts')!.content).toContain(
+      'import "npm:@supabase/supabase-js@2";',
+    );
+    for (const content of [source, 'import { createClient } from "npm:@supabase/supabase-js@2";']) {
+      expect(spareFit(bundled([file('index.ts', content)]), spare.importMap)).toEqual({ spare: true });
+    }
+    // A bundle made with the copy does not run on a spare made without it (nor the other way round).
+    expect(spareFit(bundled([file('index.ts', source)]), spareRuntime().importMap)).toEqual({
+      spare: false,
+      reason: `its import map maps "jsr:@supabase/supabase-js@2" to "${local}", the spares to "npm:@supabase/supabase-js@2"`,
+    });
+  });
+});

@@ -14,6 +14,10 @@ import { posix } from 'node:path';
  * declarations to an empty module. A `jsr:` import with no npm equivalent refuses to start with a message
  * that says so, instead of hanging. The function's own import-map entries win over ours.
  *
+ * With the runtime's libraries (`RuntimeLibraries`, local-library.ts), supabase-js 2 is one local file: the
+ * imports `jsr:` and `npm:@supabase/supabase-js@2` (and the function's own map entries that point at them) go
+ * there, in functions and spares alike.
+ *
  * A spare (spareRuntime) is a Deno process started ahead of any function, in a directory of its own laid out
  * the same way: its runtime files under .vibe/ (a generic entry that has already loaded supabase-js, and a
  * fixed config), the function's src/ added when it is assigned one. Its config is fixed when it starts, so it
@@ -24,6 +28,12 @@ export interface FunctionSource {
   entrypointPath: string;
   importMapPath: string | null;
   files: ReadonlyArray<{ name: string; content: string }>;
+}
+
+/** Libraries the runtime keeps locally, mapped in place of their registry specifiers. */
+export interface RuntimeLibraries {
+  /** A file: URL of SUPABASE_JS as one module (local-library.ts). */
+  supabaseJs?: string;
 }
 
 export interface ImportMap {
@@ -70,7 +80,7 @@ export const READY_MARKER = 'VIBE_EDGE_READY';
 /** The environment variable that gives the entry its socket (removed before the function's code runs). */
 export const SOCKET_VARIABLE = 'VIBE_EDGE_SOCKET';
 
-export function bundleFunction(source: FunctionSource): FunctionBundle {
+export function bundleFunction(source: FunctionSource, libraries: RuntimeLibraries = {}): FunctionBundle {
   const files = source.files.map((file) => ({ path: sourcePath(file.name), content: file.content }));
   const entry = sourcePath(source.entrypointPath);
   if (!files.some((file) => file.path === entry)) {
@@ -80,7 +90,15 @@ export function bundleFunction(source: FunctionSource): FunctionBundle {
   const imports: Record<string, string> = {};
   for (const specifier of jsrImports(source.files)) {
     if (own.imports[specifier] !== undefined) continue;
-    imports[specifier] = jsrRedirect(specifier);
+    imports[specifier] = jsrRedirect(specifier, libraries);
+  }
+  const local = libraries.supabaseJs;
+  if (local) {
+    if (own.imports[SUPABASE_JS] === undefined && quotes(source.files, SUPABASE_JS)) imports[SUPABASE_JS] = local;
+    // The function's own entries that name supabase-js 2 (`"@supabase/supabase-js": "npm:…@2"`) take the copy too.
+    for (const [specifier, address] of Object.entries(own.imports)) {
+      if (address === SUPABASE_JS || address === JSR_SUPABASE_JS) own.imports[specifier] = local;
+    }
   }
   const importMap: ImportMap = { imports: { ...imports, ...own.imports }, scopes: own.scopes };
   return {
@@ -106,8 +124,9 @@ const SPARE_JSR_IMPORTS = [
   'jsr:@supabase/functions-js/edge-runtime.d.ts',
   'jsr:@supabase/functions-js@2/edge-runtime.d.ts',
 ];
-/** The supabase-js a spare loads, and warms up with. */
-const SUPABASE_JS = 'npm:@supabase/supabase-js@2';
+/** The supabase-js a spare loads, and warms up with (the local copy, where there is one). */
+export const SUPABASE_JS = 'npm:@supabase/supabase-js@2';
+const JSR_SUPABASE_JS = 'jsr:@supabase/supabase-js@2';
 /** What a spare loads (and evaluates) before it is assigned a function: the bulk of a cold start. */
 const SPARE_PRELOADS = [SUPABASE_JS];
 /** The marker a spare prints once it has loaded SPARE_PRELOADS, warmed up, and waits for its function. */
@@ -138,10 +157,16 @@ export interface SpareRuntime {
   importMap: ImportMap;
 }
 
-/** The files of a spare: its generic entry, its config (the standard redirects), the edge-runtime types. */
-export function spareRuntime(): SpareRuntime {
+/**
+ * The files of a spare: its generic entry, its config (the standard redirects, and SUPABASE_JS to the local
+ * copy where there is one), the edge-runtime types.
+ */
+export function spareRuntime(libraries: RuntimeLibraries = {}): SpareRuntime {
   const importMap: ImportMap = {
-    imports: Object.fromEntries(SPARE_JSR_IMPORTS.map((specifier) => [specifier, jsrRedirect(specifier)])),
+    imports: {
+      ...Object.fromEntries(SPARE_JSR_IMPORTS.map((specifier) => [specifier, jsrRedirect(specifier, libraries)])),
+      ...(libraries.supabaseJs && { [SUPABASE_JS]: libraries.supabaseJs }),
+    },
     scopes: {},
   };
   return {
@@ -190,15 +215,27 @@ export function jsrImports(files: ReadonlyArray<{ name: string; content: string 
   return [...found].sort();
 }
 
-/** Where a `jsr:` import goes instead; throws a BundleError for one without an npm equivalent. */
-export function jsrRedirect(specifier: string): string {
+/**
+ * Where a `jsr:` import goes instead (supabase-js 2 to the local copy, where there is one); throws a
+ * BundleError for one without an npm equivalent.
+ */
+export function jsrRedirect(specifier: string, libraries: RuntimeLibraries = {}): string {
   if (EDGE_RUNTIME_TYPES.test(specifier)) return './edge-runtime.d.ts';
+  if (specifier === JSR_SUPABASE_JS && libraries.supabaseJs) return libraries.supabaseJs;
   const match = /^jsr:@supabase\/([a-z-]+)(@[^/]+)?(\/.*)?$/.exec(specifier);
   if (match && SUPABASE_NPM_PACKAGES.has(match[1]!)) {
     return `npm:@supabase/${match[1]}${match[2] ?? ''}${match[3] ?? ''}`;
   }
   throw new BundleError(
     `"${specifier}" cannot be fetched here (no access to jsr.io) and has no known npm equivalent: map it in the function's import map (deno.json)`,
+  );
+}
+
+/** Whether the function's scripts quote `specifier` (as an import does). */
+function quotes(files: ReadonlyArray<{ name: string; content: string }>, specifier: string): boolean {
+  return files.some(
+    (file) =>
+      SCRIPT.test(file.name) && (file.content.includes(`"${specifier}"`) || file.content.includes(`'${specifier}'`)),
   );
 }
 

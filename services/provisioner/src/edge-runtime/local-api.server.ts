@@ -42,8 +42,11 @@ import {
   spareRuntime,
   WARM_UP_PATH,
   type FunctionBundle,
+  type RuntimeLibraries,
   type SpareFit,
+  type SpareRuntime,
 } from './function-bundle.js';
+import { LIBRARY_DIR, runtimeLibraries } from './local-library.js';
 import { callRpc } from './rest-rpc.js';
 import { SparePool } from './spare-pool.js';
 import { PoolFullError, WorkerPool } from './worker-pool.js';
@@ -79,7 +82,8 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
   private readonly server: Server;
   private readonly pool: WorkerPool<DenoWorker>;
   private readonly sparePool: SparePool<DenoSpare>;
-  private readonly spareRuntime = spareRuntime();
+  /** The runtime's libraries and the spares' files that use them: made once, when first needed. */
+  private runtime: Promise<{ libraries: RuntimeLibraries; spare: SpareRuntime }> | undefined;
   private readonly root: string;
   private readonly secrets = new Map<string, string>();
   /** Spares that have warmed up against WARM_UP_PATH (shown by /health). */
@@ -415,17 +419,15 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
 
   /** The function's current version laid out as a bundle, and whether the spares can run it. */
   private async prepare(environment: LocalEnvironment, slug: string): Promise<PreparedFunction> {
-    const fn = await environment.getFunction(slug);
-    const bundle = bundleFunction({
-      slug,
-      entrypointPath: fn.entrypoint_path,
-      importMapPath: fn.import_map_path,
-      files: fn.files,
-    });
+    const [fn, runtime] = await Promise.all([environment.getFunction(slug), this.runtimeFiles()]);
+    const bundle = bundleFunction(
+      { slug, entrypointPath: fn.entrypoint_path, importMapPath: fn.import_map_path, files: fn.files },
+      runtime.libraries,
+    );
     const fit: SpareFit =
       this.config.EDGE_RUNTIME_SPARES === 0
         ? { spare: false, reason: 'spares are off' }
-        : spareFit(bundle, this.spareRuntime.importMap);
+        : spareFit(bundle, runtime.spare.importMap);
     return { fn, bundle, fit };
   }
 
@@ -518,7 +520,7 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     const cleanUp = () => {
       for (const path of [dir, this.emitted(dir), socketPath]) rmSync(path, { recursive: true, force: true });
     };
-    const runtime = this.spareRuntime;
+    const runtime = (await this.runtimeFiles()).spare;
     let spare: DenoSpare;
     try {
       // The warm-up goes to this server, as the function's supabase-js calls will (its port is known once it
@@ -592,11 +594,22 @@ export class LocalApiServer implements EnvironmentApi, OnModuleInit, BeforeAppli
     return sockets;
   }
 
+  /** The runtime's libraries (made the first time, local-library.ts) and the spares' files. */
+  private runtimeFiles(): Promise<{ libraries: RuntimeLibraries; spare: SpareRuntime }> {
+    this.runtime ??= runtimeLibraries(
+      this.root,
+      this.denoSettings(() => undefined),
+      (message) => this.logger.warn(message),
+    ).then((libraries) => ({ libraries, spare: spareRuntime(libraries) }));
+    return this.runtime;
+  }
+
   private denoSettings(log: (line: string) => void): DenoRuntimeSettings {
     return {
       denoPath: this.config.EDGE_RUNTIME_DENO ?? defaultDenoPath(),
       deniedNet: this.platformServers,
       denoDir: join(this.root, 'deno'),
+      readable: [join(this.root, LIBRARY_DIR)],
       memoryMb: this.config.EDGE_RUNTIME_MEMORY_MB,
       startTimeoutMs: this.config.EDGE_RUNTIME_START_TIMEOUT_MS,
       log,
